@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * File capabilities and POSIX ACLs on one entry, addressed as (dirfd, name).
+ *
+ * All reads and writes go through getxattrat/setxattrat (Linux 6.13+) with
+ * AT_SYMLINK_NOFOLLOW, relative to the directory fd, so no path is resolved
+ * twice and no symlink is followed. Older kernels (ENOSYS) fall back to
+ * l*xattr on /proc/self/fd/DIRFD/NAME: the magic link pins the directory,
+ * only NAME is looked up, and the l* calls do not follow it.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/xattr.h>
+
+#include "macros.h"
+#include "syscalls.h"
+#include "xattr.h"
+
+/* Whether the *xattrat syscalls exist: 0 not probed yet, 1 yes, -1 no. A
+ * property of the running kernel, so one answer serves every run. */
+static atomic_int have_xattrat;
+
+void vs_xattr_use_at(bool on)
+{
+	atomic_store_explicit(&have_xattrat, on ? 0 : -1, memory_order_relaxed);
+}
+
+static bool nothing_to_do(int err)
+{
+	/* no such attribute; no xattrs (ramfs) or no ACLs (noacl) here */
+	return err == -ENODATA || err == -ENOTSUP || err == -EOPNOTSUPP;
+}
+
+/* "/proc/self/fd/N/NAME", or "/proc/self/fd/N" for name "". */
+static int proc_path(char *buf, size_t size, int dirfd, const char *name)
+{
+	int n = *name ? snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name)
+	              : snprintf(buf, size, "/proc/self/fd/%d", dirfd);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Whether to try the *at syscall; false once it is known to be missing. */
+static bool use_at(void)
+{
+	return atomic_load_explicit(&have_xattrat, memory_order_relaxed) >= 0;
+}
+
+/* After a failed *at call: true when the proc fallback should be tried. */
+static bool at_failed(const char *name)
+{
+	if (errno == ENOSYS) {
+		atomic_store_explicit(&have_xattrat, -1, memory_order_relaxed);
+		return true;
+	}
+	/* AT_EMPTY_PATH wants a real open file; the root may be O_PATH */
+	return errno == EBADF && !*name;
+}
+
+static ssize_t get_at(int dirfd, const char *name, const char *xname, void *buf, size_t size)
+{
+	char p[32 + NAME_MAX + 1];
+	ssize_t n;
+	int r;
+
+	if (use_at()) {
+		n = sys_getxattrat(dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
+		                   xname, buf, size);
+		if (n >= 0)
+			return n;
+		if (!at_failed(name))
+			return neg_errno();
+	}
+	r = proc_path(p, sizeof(p), dirfd, name);
+	if (r < 0)
+		return r;
+	/* name "": the magic link itself is the entry, so follow it */
+	n = *name ? lgetxattr(p, xname, buf, size) : getxattr(p, xname, buf, size);
+	return n < 0 ? neg_errno() : n;
+}
+
+static int set_at(int dirfd, const char *name, const char *xname, const void *val, size_t size)
+{
+	char p[32 + NAME_MAX + 1];
+	int r;
+
+	if (use_at()) {
+		r = sys_setxattrat(dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
+		                   xname, val, size, 0);
+		if (r >= 0)
+			return 0;
+		if (!at_failed(name))
+			return neg_errno();
+	}
+	r = proc_path(p, sizeof(p), dirfd, name);
+	if (r < 0)
+		return r;
+	r = *name ? lsetxattr(p, xname, val, size, 0) : setxattr(p, xname, val, size, 0);
+	return r < 0 ? neg_errno() : 0;
+}
+
+int vs_xattr_save(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xattr_state *st)
+{
+	ssize_t n;
+
+	(void)ctx;
+	st->have_cap = false;
+	st->cap_len = 0;
+	n = get_at(dirfd, name, VS_XATTR_CAPS, st->cap, sizeof(st->cap));
+	if (n < 0)
+		/* EINVAL: a value the kernel will not hand out (v1, a bad
+		 * size). The chown would drop it and nothing could put it
+		 * back, so this is the entry's error, not "none". */
+		return nothing_to_do((int)n) ? 0 : (int)n;
+	st->have_cap = true;
+	st->cap_len = (uint32_t)n;
+	return 0;
+}
+
+int vs_xattr_restore(struct vs_ctx *ctx, int dirfd, const char *name,
+                     const struct vs_xattr_state *st)
+{
+	const uint8_t *val = st->cap;
+	uint8_t out[VS_CAP_MAX];
+	size_t len = st->cap_len;
+	int r;
+
+	if (!st->have_cap)
+		return 0;
+	/* fsgroup: the exact bytes; shift: rootid follows the uid map */
+	if (ctx->job->mode == VS_MODE_SHIFT &&
+	    vs_cap_transform(st->cap, st->cap_len, &ctx->job->uid_map, out, &len) > 0)
+		val = out;
+	if (ctx->job->dry_run)
+		return 1;
+	r = set_at(dirfd, name, VS_XATTR_CAPS, val, len);
+	return r < 0 ? r : 1;
+}
+
+/* One ACL of one entry: 1 rewritten (or would be), 0 nothing to do, -errno. */
+static int acl_one(struct vs_ctx *ctx, int dirfd, const char *name, const char *xname)
+{
+	/* 4 + 8 * 30 entries: any ACL a person writes by hand */
+	uint8_t small[4 + 8 * 30];
+	_cleanup_free_ uint8_t *big = NULL;
+	uint8_t *buf = small;
+	ssize_t n;
+	int r;
+
+	n = get_at(dirfd, name, xname, small, sizeof(small));
+	for (int tries = 0; n == -ERANGE && tries < 3; tries++) {
+		/* larger than the stack buffer: ask its size, then read it */
+		n = get_at(dirfd, name, xname, NULL, 0);
+		if (n < 0)
+			break;
+		free(big);
+		big = malloc((size_t)n + 1);
+		if (!big)
+			return -ENOMEM;
+		buf = big;
+		n = get_at(dirfd, name, xname, big, (size_t)n + 1);
+	}
+	if (n < 0)
+		return nothing_to_do((int)n) ? 0 : (int)n;
+
+	r = vs_acl_transform(buf, (size_t)n, &ctx->job->uid_map, &ctx->job->gid_map);
+	if (r <= 0)
+		return r < 0 ? -EIO : 0; /* the kernel gave a value it does not write */
+	if (ctx->job->dry_run)
+		return 1;
+	r = set_at(dirfd, name, xname, buf, (size_t)n);
+	return r < 0 ? r : 1;
+}
+
+int vs_acl_shift(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode)
+{
+	int r, n;
+
+	if (S_ISLNK(mode))
+		return 0;
+	r = acl_one(ctx, dirfd, name, VS_XATTR_ACL_ACCESS);
+	if (r < 0 || !S_ISDIR(mode))
+		return r;
+	n = r;
+	r = acl_one(ctx, dirfd, name, VS_XATTR_ACL_DEFAULT);
+	return r < 0 ? r : n + r;
+}
