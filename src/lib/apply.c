@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Applies the plan to one inode: chown, mode restore, capabilities, ACLs. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macros.h"
+#include "syscalls.h"
+
+static int do_chown(int dirfd, const char *name, uint32_t uid, uint32_t gid)
+{
+	int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+
+	return fchownat(dirfd, name, uid, gid, flags) < 0 ? neg_errno() : 0;
+}
+
+/* Cleared once fchmodat2 turns out to be missing (pre-6.6 kernel, seccomp). */
+static atomic_int have_fchmodat2 = 1;
+
+/*
+ * chmod without following a symlink. fchmodat(2) always follows, so a name
+ * swapped for a symlink between our statx and the chmod would let kubelet's
+ * walk chmod anything on the host; fchmodat2 with AT_SYMLINK_NOFOLLOW cannot.
+ * Older kernels: pin the inode with O_PATH, refuse a symlink, chmod through
+ * the pinned fd's /proc link.
+ */
+static int do_chmod(int dirfd, const char *name, uint32_t mode)
+{
+	char proc[64];
+	struct stat st;
+
+	if (!*name)
+		return fchmod(dirfd, mode) < 0 ? neg_errno() : 0;
+	if (atomic_load_explicit(&have_fchmodat2, memory_order_relaxed)) {
+		if (sys_fchmodat2(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return neg_errno();
+		atomic_store(&have_fchmodat2, 0);
+	}
+
+	_cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return neg_errno();
+	if (fstat(fd, &st) < 0)
+		return neg_errno();
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return chmod(proc, mode) < 0 ? neg_errno() : 0;
+}
+
+void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const char *name,
+                 const struct statx *stx)
+{
+	const struct vs_job *job = ctx->job;
+	uint32_t cur_perm = stx->stx_mode & 07777;
+	struct vs_xattr_state xs = {0};
+	struct vs_inode ino;
+	struct vs_plan p;
+	bool changed, journaled = false, shift_acls;
+	int r;
+
+	vs_inode_from_statx(&ino, stx);
+	/* a killed run may have chowned this inode and not yet put back what
+	 * the chown dropped: the journal holds the mode and capability it had */
+	if (ctx->journal_n && S_ISREG(ino.mode) && vs_journal_lookup(ctx, stx, &ino.mode, &xs)) {
+		journaled = true;
+	}
+	vs_plan_entry(job, &ino, &p);
+	if (!S_ISLNK(ino.mode))
+		p.chmod = p.chmod || p.mode != cur_perm;
+
+	ctr_add(&c->entries, 1);
+	if (p.unmapped)
+		ctr_add(&c->unmapped, 1);
+	changed = p.chown || p.chmod || (journaled && xs.have_cap);
+	shift_acls = job->mode == VS_MODE_SHIFT && ctx->xattrs && !S_ISLNK(ino.mode);
+
+	if (job->dry_run) {
+		if (shift_acls) {
+			r = vs_acl_shift(ctx, dirfd, name, ino.mode);
+			if (r > 0) {
+				ctr_add(&c->acls, (uint64_t)r);
+				changed = true;
+			}
+		}
+		if (changed)
+			ctr_add(&c->changed, 1);
+		return;
+	}
+
+	if (p.chown && S_ISREG(ino.mode) && ctx->xattrs && !journaled) {
+		r = vs_xattr_save(ctx, dirfd, name, &xs);
+		if (r < 0)
+			goto fail;
+	}
+	/* what the chown is about to drop goes to the journal first */
+	if (p.chown && S_ISREG(ino.mode) && !journaled &&
+	    ((ino.mode & (S_ISUID | S_ISGID)) || xs.have_cap))
+		journaled = vs_journal_add(ctx, stx, ino.mode, &xs) == 0;
+	if (p.chown) {
+		r = do_chown(dirfd, name, p.uid, p.gid);
+		if (r < 0)
+			goto fail;
+	}
+	if (p.chmod) {
+		r = do_chmod(dirfd, name, p.mode);
+		if (r < 0)
+			goto fail;
+	}
+	if (xs.have_cap) {
+		r = vs_xattr_restore(ctx, dirfd, name, &xs);
+		if (r < 0)
+			goto fail;
+		if (r > 0)
+			ctr_add(&c->caps, 1);
+	}
+	if (journaled)
+		vs_journal_remove(ctx, stx);
+	if (shift_acls) {
+		r = vs_acl_shift(ctx, dirfd, name, ino.mode);
+		if (r < 0)
+			goto fail;
+		if (r > 0) {
+			ctr_add(&c->acls, (uint64_t)r);
+			changed = true;
+		}
+	}
+	if (changed)
+		ctr_add(&c->changed, 1);
+	return;
+fail:
+	vs_record_error(ctx, c, dirfd, name, r);
+}
+
+void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d)
+{
+	struct vs_ctx *ctx = w->ctx;
+	pthread_mutex_t *lock = NULL;
+
+	/* Two names of one inode may sit in two workers' chunks at once; their
+	 * read-cap / chown / write-cap must not interleave, and the second must
+	 * see what the first did, so it looks again under the lock. */
+	if (!S_ISDIR(d->stx.stx_mode) && d->stx.stx_nlink > 1) {
+		lock = &ctx->ino_locks[d->stx.stx_ino % ARRAY_SIZE(ctx->ino_locks)];
+		pthread_mutex_lock(lock);
+		if (statx(dirfd, d->name, VS_STATX_FLAGS, VS_STATX_MASK, &d->stx) < 0) {
+			int r = neg_errno();
+
+			pthread_mutex_unlock(lock);
+			ctr_add(&w->c.entries, 1);
+			vs_record_error(ctx, &w->c, dirfd, d->name, r);
+			return;
+		}
+	}
+	vs_apply_at(ctx, &w->c, dirfd, d->name, &d->stx);
+	if (lock)
+		pthread_mutex_unlock(lock);
+}

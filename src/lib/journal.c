@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The crash journal. chown(2) drops S_ISUID/S_ISGID and security.capability,
+ * so between our chown and the write that puts them back, a kill would lose
+ * them for good: the re-run sees an inode whose owner is already right and
+ * nothing to restore. Before such a chown we note the inode's mode and
+ * capability in a trusted.* xattr of the root (which stays un-matched while
+ * a walk runs, so a re-run always walks) and remove the note once they are
+ * back. A re-run loads the notes and restores from them. Only inodes with
+ * those bits or a capability pay for it; a root without xattr support
+ * (ramfs) turns the journal off and the window stays, as in every other tool.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "macros.h"
+
+#define JOURNAL_PREFIX "trusted.volshift.j."
+#define JOURNAL_MAGIC  0x314a5356u /* "VSJ1" */
+
+struct journal_value {
+	uint32_t magic;
+	uint32_t mode;
+	uint32_t cap_len;
+	uint8_t cap[32];
+};
+
+static void journal_key(char *buf, size_t size, uint64_t dev, uint64_t ino)
+{
+	snprintf(buf, size, JOURNAL_PREFIX "%" PRIx64 ".%" PRIx64, dev, ino);
+}
+
+static uint64_t stx_dev(const struct statx *stx)
+{
+	return makedev(stx->stx_dev_major, stx->stx_dev_minor);
+}
+
+int vs_journal_load(struct vs_ctx *ctx)
+{
+	_cleanup_free_ char *names = NULL;
+	ssize_t len = flistxattr(ctx->root_fd, NULL, 0);
+
+	if (len <= 0)
+		return 0; /* none, or no xattrs here */
+	names = malloc((size_t)len);
+	if (!names)
+		return -ENOMEM;
+	len = flistxattr(ctx->root_fd, names, (size_t)len);
+	if (len <= 0)
+		return 0;
+	for (char *n = names; n < names + len; n += strlen(n) + 1) {
+		struct vs_journal_ent *e, *grown;
+		struct journal_value v;
+		uint64_t dev, ino;
+
+		if (strncmp(n, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) ||
+		    sscanf(n + strlen(JOURNAL_PREFIX), "%" SCNx64 ".%" SCNx64, &dev, &ino) != 2)
+			continue;
+		if (fgetxattr(ctx->root_fd, n, &v, sizeof(v)) != (ssize_t)sizeof(v) ||
+		    v.magic != JOURNAL_MAGIC || v.cap_len > sizeof(v.cap))
+			continue;
+		grown = realloc(ctx->journal, (ctx->journal_n + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		ctx->journal = grown;
+		e = &ctx->journal[ctx->journal_n++];
+		*e = (struct vs_journal_ent){.dev = dev, .ino = ino, .mode = v.mode};
+		e->xs.have_cap = v.cap_len > 0;
+		e->xs.cap_len = v.cap_len;
+		memcpy(e->xs.cap, v.cap, v.cap_len);
+	}
+	return 0;
+}
+
+bool vs_journal_lookup(struct vs_ctx *ctx, const struct statx *stx, uint32_t *mode,
+                       struct vs_xattr_state *xs)
+{
+	for (size_t i = 0; i < ctx->journal_n; i++) {
+		const struct vs_journal_ent *e = &ctx->journal[i];
+
+		if (e->ino == stx->stx_ino && e->dev == stx_dev(stx)) {
+			*mode = (stx->stx_mode & S_IFMT) | (e->mode & 07777);
+			*xs = e->xs;
+			return true;
+		}
+	}
+	return false;
+}
+
+int vs_journal_add(struct vs_ctx *ctx, const struct statx *stx, uint32_t mode,
+                   const struct vs_xattr_state *xs)
+{
+	struct journal_value v = {.magic = JOURNAL_MAGIC, .mode = mode};
+	char key[96];
+
+	if (atomic_load_explicit(&ctx->journal_off, memory_order_relaxed))
+		return -EOPNOTSUPP;
+	if (xs->have_cap && xs->cap_len <= sizeof(v.cap)) {
+		v.cap_len = xs->cap_len;
+		memcpy(v.cap, xs->cap, xs->cap_len);
+	}
+	journal_key(key, sizeof(key), stx_dev(stx), stx->stx_ino);
+	if (fsetxattr(ctx->root_fd, key, &v, sizeof(v), 0) < 0) {
+		int r = neg_errno();
+
+		if (r == -EOPNOTSUPP || r == -ENOTSUP || r == -EPERM)
+			atomic_store(&ctx->journal_off, true);
+		return r;
+	}
+	return 0;
+}
+
+void vs_journal_remove(struct vs_ctx *ctx, const struct statx *stx)
+{
+	char key[96];
+
+	journal_key(key, sizeof(key), stx_dev(stx), stx->stx_ino);
+	(void)fremovexattr(ctx->root_fd, key);
+}
+
+void vs_journal_clear(struct vs_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->journal_n; i++) {
+		char key[96];
+
+		journal_key(key, sizeof(key), ctx->journal[i].dev, ctx->journal[i].ino);
+		(void)fremovexattr(ctx->root_fd, key);
+	}
+	free(ctx->journal);
+	ctx->journal = NULL;
+	ctx->journal_n = 0;
+}

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vs_run: check the job, open the root, apply the policy, walk, root last. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macros.h"
+
+void vs_job_init(struct vs_job *job, enum vs_mode mode)
+{
+	memset(job, 0, sizeof(*job));
+	job->mode = mode;
+	job->policy = VS_POLICY_ALWAYS;
+	job->engine = VS_ENGINE_AUTO;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Changing other users' files and keeping setgid on them takes these. */
+static bool have_caps(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	const int need[] = {CAP_CHOWN, CAP_FOWNER, CAP_FSETID};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return geteuid() == 0;
+	for (size_t i = 0; i < ARRAY_SIZE(need); i++)
+		if (!(d[need[i] / 32].effective & (1u << (need[i] % 32))))
+			return false;
+	return true;
+}
+
+static int check_job(const struct vs_job *job, struct vs_report *r)
+{
+	const char *why;
+
+	if (!job->path || !*job->path)
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "no path given");
+	switch (job->mode) {
+	case VS_MODE_FSGROUP:
+		if (job->gid == UINT32_MAX)
+			return vs_fail(
+			    r, VS_STATUS_BAD_INPUT, -EINVAL,
+			    "GID 4294967295 is not a valid group (it means 'unchanged')");
+		break;
+	case VS_MODE_SHIFT:
+		if (vs_idmap_validate(&job->uid_map, &why) < 0)
+			return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "uid map: %s", why);
+		if (vs_idmap_validate(&job->gid_map, &why) < 0)
+			return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "gid map: %s", why);
+		break;
+	default:
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "unknown mode %d", (int)job->mode);
+	}
+	if (job->policy != VS_POLICY_ALWAYS && job->policy != VS_POLICY_ON_ROOT_MISMATCH)
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "unknown policy %d",
+		               (int)job->policy);
+	if (job->engine > VS_ENGINE_SYNC)
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "unknown engine %d",
+		               (int)job->engine);
+	if (!job->dry_run && !have_caps())
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -EPERM,
+		               "changing ownership needs root (CAP_CHOWN, CAP_FOWNER, CAP_FSETID)");
+	return 0;
+}
+
+static int open_root(struct vs_ctx *ctx, const struct vs_job *job, struct vs_report *r,
+                     struct statx *ret_stx)
+{
+	struct statfs sfs;
+	struct statvfs svfs;
+	int fd, e;
+
+	fd = open(job->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		e = errno;
+		if (e == ELOOP || e == ENOTDIR) {
+			struct stat st;
+
+			if (lstat(job->path, &st) == 0 && S_ISLNK(st.st_mode))
+				return vs_fail(r, VS_STATUS_BAD_INPUT, -ELOOP,
+				               "'%s' is a symbolic link; name the directory itself",
+				               job->path);
+			return vs_fail(r, VS_STATUS_BAD_INPUT, -ENOTDIR, "'%s' is not a directory",
+			               job->path);
+		}
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -e, "cannot open '%s': %s", job->path,
+		               strerror(e));
+	}
+	ctx->root_fd = fd;
+	if (statx(fd, "", AT_EMPTY_PATH, VS_STATX_MASK, ret_stx) < 0 || fstatfs(fd, &sfs) < 0 ||
+	    fstatvfs(fd, &svfs) < 0) {
+		e = errno;
+		return vs_fail(r, VS_STATUS_CANNOT_START, -e, "cannot inspect '%s': %s", job->path,
+		               strerror(e));
+	}
+	if (vs_is_pseudo_fs((unsigned long)sfs.f_type))
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL,
+		               "'%s' is on a pseudo-filesystem; refusing to walk it", job->path);
+	if (!job->dry_run && (svfs.f_flag & ST_RDONLY))
+		return vs_fail(r, VS_STATUS_CANNOT_START, -EROFS,
+		               "'%s' is on a read-only filesystem", job->path);
+	ctx->root_dev = makedev(ret_stx->stx_dev_major, ret_stx->stx_dev_minor);
+	ctx->have_mnt_id = ret_stx->stx_mask & STATX_MNT_ID;
+	ctx->root_mnt_id = ctx->have_mnt_id ? ret_stx->stx_mnt_id : 0;
+	return 0;
+}
+
+/* auto: plain syscalls win on local, cached metadata (bench/); io_uring's
+ * concurrency pays where each statx waits on storage or the network. */
+static bool slow_fs(int fd)
+{
+	static const unsigned long slow[] = {
+	    0x6969,     /* nfs */
+	    0x65735546, /* fuse */
+	    0xff534d42, /* cifs */
+	    0xfe534d42, /* smb2 */
+	    0x00c36400, /* ceph */
+	    0x47504653, /* gpfs */
+	    0x0bd00bd0, /* lustre */
+	    0x01021997, /* v9fs */
+	};
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(slow); i++)
+		if ((unsigned long)sfs.f_type == slow[i])
+			return true;
+	return false;
+}
+
+static const struct vs_engine_ops *pick_engine(struct vs_ctx *ctx, struct vs_report *r, int *err)
+{
+	const struct vs_job *job = ctx->job;
+	int e;
+
+	*err = 0;
+	if (job->engine == VS_ENGINE_SYNC)
+		return &vs_engine_sync;
+	if (job->engine == VS_ENGINE_AUTO && !slow_fs(ctx->root_fd))
+		return &vs_engine_sync;
+	e = vs_uring_probe();
+	if (e == 0)
+		return &vs_engine_uring;
+	if (job->engine == VS_ENGINE_URING)
+		*err = vs_fail(r, VS_STATUS_CANNOT_START, e,
+		               "io_uring is not available here (%s); use --engine=sync or auto",
+		               strerror(-e));
+	return &vs_engine_sync;
+}
+
+static int start_workers(struct vs_ctx *ctx, const struct vs_engine_ops **engine,
+                         struct vs_report *r)
+{
+	for (unsigned i = 0; i < ctx->n_workers; i++) {
+		struct vs_worker *w = &ctx->workers[i];
+		int e;
+
+		w->ctx = ctx;
+		w->id = i;
+		w->engine = *engine;
+		e = w->engine->init(w);
+		if (e == 0)
+			continue;
+		for (unsigned j = 0; j < i; j++)
+			ctx->workers[j].engine->fini(&ctx->workers[j]);
+		if (ctx->job->engine == VS_ENGINE_URING)
+			return vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot set up io_uring: %s",
+			               strerror(-e));
+		*engine = &vs_engine_sync; /* auto: fall back quietly */
+		return start_workers(ctx, engine, r);
+	}
+	return 0;
+}
+
+static void sum_counters(const struct vs_ctx *ctx, struct vs_counters *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < ctx->n_workers; i++) {
+		const struct vs_counters *c = &ctx->workers[i].c;
+
+		t->entries += __atomic_load_n(&c->entries, __ATOMIC_RELAXED);
+		t->changed += __atomic_load_n(&c->changed, __ATOMIC_RELAXED);
+		t->unmapped += __atomic_load_n(&c->unmapped, __ATOMIC_RELAXED);
+		t->failed += __atomic_load_n(&c->failed, __ATOMIC_RELAXED);
+		t->acls += __atomic_load_n(&c->acls, __ATOMIC_RELAXED);
+		t->caps += __atomic_load_n(&c->caps, __ATOMIC_RELAXED);
+		t->skipped_mounts += __atomic_load_n(&c->skipped_mounts, __ATOMIC_RELAXED);
+	}
+}
+
+struct tick_state {
+	double start;
+};
+
+static void tick(struct vs_ctx *ctx, void *userdata)
+{
+	struct tick_state *ts = userdata;
+	struct vs_counters t;
+	struct vs_progress p;
+
+	sum_counters(ctx, &t);
+	p = (struct vs_progress){t.entries, t.changed, t.failed, now_s() - ts->start};
+	ctx->job->progress(&p, ctx->job->progress_userdata);
+}
+
+/*
+ * Makes a root that already matches stop matching, in a way the finishing
+ * run undoes: so a run killed mid-walk never leaves a tree that
+ * on-root-mismatch takes as finished (kubernetes issue 89776). fsgroup
+ * clears the root's setgid bit; shift moves the root's owner back to the
+ * FROM IDs it came from, which the last step maps forward again.
+ */
+static int unmatch_root(struct vs_ctx *ctx, const struct statx *stx)
+{
+	const struct vs_job *job = ctx->job;
+
+	if (job->mode == VS_MODE_FSGROUP)
+		return fchmod(ctx->root_fd, stx->stx_mode & 07777 & ~S_ISGID) < 0 ? neg_errno() : 0;
+
+	struct vs_idmap ru = job->uid_map, rg = job->gid_map;
+	uint32_t uid = stx->stx_uid, gid = stx->stx_gid;
+
+	vs_idmap_reverse(&ru);
+	vs_idmap_reverse(&rg);
+	vs_idmap_map(&ru, uid, &uid);
+	vs_idmap_map(&rg, gid, &gid);
+	return fchown(ctx->root_fd, uid, gid) < 0 ? neg_errno() : 0;
+}
+
+static unsigned default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+int vs_run(const struct vs_job *job, struct vs_report *r)
+{
+	struct vs_ctx ctx = {.job = job, .root_fd = -1};
+	const struct vs_engine_ops *engine;
+	struct tick_state ts = {.start = now_s()};
+	struct vs_counters t, root_c = {0};
+	struct statx root;
+	struct vs_inode root_ino;
+	bool matched;
+	int e;
+
+	memset(r, 0, sizeof(*r));
+	r->method = "walk";
+	ctx.report = r;
+	pthread_mutex_init(&ctx.err_lock, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
+		pthread_mutex_init(&ctx.ino_locks[i], NULL);
+	ctx.xattrs = !job->no_xattrs;
+
+	e = check_job(job, r);
+	if (e < 0)
+		goto out;
+	e = open_root(&ctx, job, r, &root);
+	if (e < 0)
+		goto out;
+
+	vs_inode_from_statx(&root_ino, &root);
+	matched = vs_root_matches(job, &root_ino);
+	if (matched && job->policy == VS_POLICY_ON_ROOT_MISMATCH) {
+		r->skipped = true;
+		goto out;
+	}
+
+	ctx.n_workers = job->jobs ? job->jobs : default_jobs();
+	if (ctx.n_workers > 256)
+		ctx.n_workers = 256;
+	r->jobs = ctx.n_workers;
+	ctx.workers = calloc(ctx.n_workers, sizeof(*ctx.workers));
+	if (!ctx.workers) {
+		e = vs_fail(r, VS_STATUS_CANNOT_START, -ENOMEM, "out of memory");
+		goto out;
+	}
+	engine = pick_engine(&ctx, r, &e);
+	if (e < 0)
+		goto out;
+	e = start_workers(&ctx, &engine, r);
+	if (e < 0)
+		goto out;
+	r->engine = engine->name;
+
+	if (!job->dry_run) {
+		e = vs_journal_load(&ctx);
+		if (e == 0 && matched)
+			e = unmatch_root(&ctx, &root);
+		if (e < 0) {
+			e = vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot prepare '%s': %s",
+			            job->path, strerror(-e));
+			goto stop;
+		}
+	}
+
+	e = vs_walk(&ctx, engine, job->progress ? tick : NULL, &ts,
+	            job->progress_interval_ms ? job->progress_interval_ms : 1000);
+	sum_counters(&ctx, &t);
+
+	/* the root last, and only when everything below it is done */
+	if (e == 0 && t.failed == 0) {
+		if (statx(ctx.root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, &root) < 0)
+			vs_record_error(&ctx, &root_c, ctx.root_fd, "", neg_errno());
+		else
+			vs_apply_at(&ctx, &root_c, ctx.root_fd, "", &root);
+		/* un-matching and matching again is no change */
+		if (matched && !job->dry_run && root_c.changed && !root_c.acls && !root_c.caps &&
+		    statx(ctx.root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, &root) == 0 &&
+		    root.stx_uid == root_ino.uid && root.stx_gid == root_ino.gid &&
+		    root.stx_mode == root_ino.mode)
+			root_c.changed = 0;
+	} else {
+		root_c.entries = 1;
+		r->root_left_unmatched = !job->dry_run;
+	}
+	if (root_c.failed)
+		r->root_left_unmatched = true;
+	if (!job->dry_run && e == 0 && t.failed + root_c.failed == 0)
+		vs_journal_clear(&ctx);
+
+	r->entries = t.entries + root_c.entries;
+	r->changed = t.changed + root_c.changed;
+	r->unmapped = t.unmapped + root_c.unmapped;
+	r->failed = t.failed + root_c.failed;
+	r->acls = t.acls + root_c.acls;
+	r->caps = t.caps + root_c.caps;
+	r->skipped_mounts = t.skipped_mounts;
+	if (e < 0)
+		vs_fail(r, VS_STATUS_PARTIAL, e, "the walk stopped early: %s", strerror(-e));
+	else
+		r->status = r->failed ? VS_STATUS_PARTIAL : VS_STATUS_OK;
+	e = 0; /* it started: the status says how it ended */
+stop:
+	for (unsigned i = 0; ctx.workers && i < ctx.n_workers; i++)
+		if (ctx.workers[i].engine)
+			ctx.workers[i].engine->fini(&ctx.workers[i]);
+out:
+	r->elapsed_s = now_s() - ts.start;
+	free(ctx.workers);
+	free(ctx.journal);
+	if (ctx.root_fd >= 0)
+		close(ctx.root_fd);
+	pthread_mutex_destroy(&ctx.err_lock);
+	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
+		pthread_mutex_destroy(&ctx.ino_locks[i]);
+	return e;
+}
