@@ -390,6 +390,9 @@ Test(oci_plan, bad_annotations)
 	plan_fails("{\"io.volshift.fsgroup\":\"4294967296\",\"io.volshift.fsgroup.paths\":"
 	           "\"/data\"}",
 	           MAPS, "not a GID");
+	plan_fails("{\"io.volshift.fsgroup\":\"4294967295\",\"io.volshift.fsgroup.paths\":"
+	           "\"/data\"}",
+	           MAPS, "not a GID");
 	plan_fails("{\"io.volshift.fsgroup\":\"65536\",\"io.volshift.fsgroup.paths\":\"/data\"}",
 	           MAPS, "outside the container's gidMappings");
 	plan_fails("{\"io.volshift.shift\":\"/data\",\"io.volshift.fsgroup\":\"5\","

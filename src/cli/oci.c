@@ -511,7 +511,7 @@ int oci_plan_set_maps(struct oci_plan *p, const struct vs_idmap *uid_map,
 
 		if (v->mode != VS_MODE_FSGROUP)
 			continue;
-		if (!vs_idmap_map(&p->gid_map, v->container_gid, &v->gid))
+		if (!vs_idmap_map(&p->gid_map, v->container_gid, &v->gid) || v->gid == UINT32_MAX)
 			return fail(err, errsz,
 			            "annotation %s: GID %u is outside the container's gidMappings",
 			            OCI_ANN_FSGROUP, v->container_gid);
@@ -601,8 +601,9 @@ int oci_plan_build(const struct oci_state *st, const char *config_text, struct o
 		         OCI_ANN_FSGROUP);
 		goto out;
 	}
-	if (fsgroup && parse_u32(fsgroup, &gid) < 0) {
-		r = fail(err, errsz, "annotation %s: '%s' is not a GID (0..4294967295)",
+	/* (gid_t)-1 means "leave the group" to chown: not a GID */
+	if (fsgroup && (parse_u32(fsgroup, &gid) < 0 || gid == UINT32_MAX)) {
+		r = fail(err, errsz, "annotation %s: '%s' is not a GID (0..4294967294)",
 		         OCI_ANN_FSGROUP, fsgroup);
 		goto out;
 	}
