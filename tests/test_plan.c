@@ -172,3 +172,13 @@ Test(plan, root_match_shift)
 	cr_assert_not(vs_root_matches(&j, &half));
 	cr_assert_not(vs_root_matches(&j, &out));
 }
+
+Test(plan, shift_already_shifted_is_not_unmapped)
+{
+	struct vs_job j = shift_job();
+	struct vs_plan p = plan(&j, 525288, 525288, S_IFREG | 0644);
+
+	cr_assert_not(p.unmapped, "an ID in a TO range was shifted before");
+	p = plan(&j, 525288, 70000, S_IFREG | 0644);
+	cr_assert(p.unmapped);
+}

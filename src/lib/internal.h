@@ -25,7 +25,7 @@ struct vs_plan {
 	uint32_t uid, gid; /* new owner, when chown */
 	bool chmod;        /* set mode (chown on a non-directory drops S_ISUID/S_ISGID) */
 	uint32_t mode;     /* permission bits, 07777 */
-	bool unmapped;     /* shift: an ID lies outside every FROM range */
+	bool unmapped;     /* shift: an ID lies outside every FROM and TO range */
 };
 
 void vs_plan_entry(const struct vs_job *job, const struct vs_inode *ino, struct vs_plan *ret);

@@ -37,7 +37,11 @@ void vs_plan_entry(const struct vs_job *job, const struct vs_inode *ino, struct 
 		bool mu = vs_idmap_map(&job->uid_map, ino->uid, &ret->uid);
 		bool mg = vs_idmap_map(&job->gid_map, ino->gid, &ret->gid);
 
-		ret->unmapped = !mu || !mg;
+		/* an ID already in a TO range is shifted (another name of a hard
+		 * link, a re-run), not unmapped: the count must not depend on the
+		 * order in which names are reached */
+		ret->unmapped = (!mu && !vs_idmap_in_to(&job->uid_map, ino->uid)) ||
+		                (!mg && !vs_idmap_in_to(&job->gid_map, ino->gid));
 		ret->chown = ret->uid != ino->uid || ret->gid != ino->gid;
 	}
 

@@ -112,6 +112,11 @@ static void sb_putn(struct sbuf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
+static void sb_puts(struct sbuf *b, const char *s)
+{
+	sb_putn(b, s, strlen(s));
+}
+
 static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
@@ -183,7 +188,7 @@ int vs_report_json(const struct vs_report *r, const struct vs_job *job, char **r
 {
 	struct sbuf b = {0};
 
-	sb_putn(&b, "{", 1);
+	sb_puts(&b, "{");
 	if (job) {
 		sb_printf(&b, "\"mode\":\"%s\",\"path\":", vs_mode_name(job->mode));
 		sb_json_str(&b, job->path);
@@ -192,11 +197,11 @@ int vs_report_json(const struct vs_report *r, const struct vs_job *job, char **r
 	}
 	sb_printf(&b, "\"status\":%d,\"method\":", (int)r->status);
 	sb_json_str(&b, r->method ? r->method : "walk");
-	sb_putn(&b, ",\"engine\":", 10);
+	sb_puts(&b, ",\"engine\":");
 	if (r->engine)
 		sb_json_str(&b, r->engine);
 	else
-		sb_putn(&b, "null", 4);
+		sb_puts(&b, "null");
 	sb_printf(&b,
 	          ",\"skipped\":%s,\"root_left_unmatched\":%s,\"entries\":%llu,\"changed\":%llu,"
 	          "\"unmapped\":%llu,\"failed\":%llu,\"acls\":%llu,\"caps\":%llu,"
@@ -206,24 +211,24 @@ int vs_report_json(const struct vs_report *r, const struct vs_job *job, char **r
 	          (unsigned long long)r->unmapped, (unsigned long long)r->failed,
 	          (unsigned long long)r->acls, (unsigned long long)r->caps,
 	          (unsigned long long)r->skipped_mounts);
-	sb_putn(&b, "\"errors\":[", 10);
+	sb_puts(&b, "\"errors\":[");
 	for (unsigned i = 0; i < r->n_errors; i++) {
-		sb_putn(&b, i ? ",{\"path\":" : "{\"path\":", i ? 10 : 9);
+		sb_puts(&b, i ? ",{\"path\":" : "{\"path\":");
 		sb_json_str(&b, r->errors[i].path ? r->errors[i].path : "?");
 		sb_printf(&b, ",\"errno\":%d,\"message\":", r->errors[i].err);
 		sb_json_str(&b, strerror(r->errors[i].err));
-		sb_putn(&b, "}", 1);
+		sb_puts(&b, "}");
 	}
 	sb_printf(&b, "],\"elapsed_s\":%.6f,\"jobs\":%u", r->elapsed_s, r->jobs);
 	if (r->message[0]) {
-		sb_putn(&b, ",\"message\":", 11);
+		sb_puts(&b, ",\"message\":");
 		sb_json_str(&b, r->message);
 	}
 	if (r->probe_errno || r->fstype[0]) {
 		sb_printf(&b, ",\"probe_errno\":%d,\"fstype\":", r->probe_errno);
 		sb_json_str(&b, r->fstype);
 	}
-	sb_putn(&b, "}", 1);
+	sb_puts(&b, "}");
 	if (b.oom) {
 		free(b.s);
 		return -ENOMEM;
