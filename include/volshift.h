@@ -220,7 +220,8 @@ enum vs_fallback {
 
 struct vs_mount_job {
 	/* shift.path is SOURCE; shift.uid_map/gid_map the map, unless a
-	 * namespace is named below (its maps are then read and used). */
+	 * namespace is named below (the fallback shift then reads the maps
+	 * from that namespace; an idmapped mount just uses it). */
 	struct vs_job shift;
 	const char *target;
 	const char *userns_path; /* an existing user namespace file, or NULL */
@@ -237,11 +238,16 @@ VS_EXPORT void vs_mount_job_init(struct vs_mount_job *job);
  * (detached, never attached) with the given user namespace fd, or with a
  * throwaway namespace when userns_fd < 0. Returns 1 supported, 0 not (then
  * *ret_errno, if not NULL, holds the errno the kernel gave), or -errno when
- * the probe itself failed (path missing, no privilege to probe at all).
+ * the probe itself failed (path missing, no privilege to probe at all;
+ * -EINVAL when userns_fd is not a user namespace below the caller's own).
  */
 VS_EXPORT int vs_idmap_supported(const char *path, int userns_fd, int *ret_errno);
 
-/* Puts an idmapped bind mount of SOURCE at target, or falls back. */
+/*
+ * Puts an idmapped bind mount of SOURCE at target, or falls back. Returns and
+ * fills ret as vs_run does; ret->method says which way it went. A fallback
+ * shift that leaves failed entries (PARTIAL) mounts nothing.
+ */
 VS_EXPORT int vs_mount(const struct vs_mount_job *job, struct vs_report *ret);
 
 #ifdef __cplusplus
