@@ -36,7 +36,16 @@ install(CODE [[
   file(READ "${VS_SOURCE_DIR}/hooks/volshift.json" vs_hook)
   string(REPLACE "/usr/local/bin/volshift" "${vs_bindir}/volshift" vs_hook "${vs_hook}")
   file(WRITE "${VS_GEN_DIR}/volshift.json" "${vs_hook}")
+  # `man vs_run` and the like: one-line pages that source volshift(3)
+  file(REMOVE_RECURSE "${VS_GEN_DIR}/man3")
+  foreach(fn vs_job_init vs_run vs_report_free vs_report_json vs_mode_name vs_policy_name
+             vs_idmap_parse_range vs_idmap_add vs_idmap_validate vs_idmap_parse_text
+             vs_idmap_from_pid vs_idmap_map vs_idmap_in_to vs_idmap_reverse
+             vs_mount_job_init vs_idmap_supported vs_mount libvolshift)
+    file(WRITE "${VS_GEN_DIR}/man3/${fn}.3" ".so man3/volshift.3\n")
+  endforeach()
 ]])
+install(DIRECTORY ${VS_GEN_DIR}/man3/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 install(FILES ${VS_GEN_DIR}/volshift.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 install(FILES ${VS_GEN_DIR}/volshift.json
   DESTINATION ${CMAKE_INSTALL_DATADIR}/containers/oci/hooks.d)
