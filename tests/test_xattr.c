@@ -12,6 +12,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/acl.h>
 #include <sys/stat.h>
@@ -521,4 +522,87 @@ Test(files, caps_xattrat)
 Test(files, caps_proc_fallback)
 {
 	caps_on_files(false);
+}
+
+/* Many user.* xattrs: a name list longer than the list buffer. */
+static void add_long_list(const char *path)
+{
+	char name[128];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name),
+		         "user.padding-to-make-the-list-long-%02d-"
+		         "xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		         i);
+		cr_assert_eq(lsetxattr(path, name, "1", 1, 0), 0, "%s", strerror(errno));
+	}
+}
+
+static void hints(bool long_list)
+{
+	struct fixture f;
+	struct vs_xattr_state st;
+	uint8_t v2[VS_CAP_SZ_2];
+	int acl = 42;
+
+	if (!tu_is_root())
+		cr_skip_test("writing security.capability needs CAP_SETFCAP");
+	fixture_init(&f, VS_MODE_SHIFT);
+	tu_mkfile(tu_path(f.dir, "both"), 0, 0, 0755);
+	tu_mkfile(tu_path(f.dir, "none"), 0, 0, 0644);
+	tu_mkdir(tu_path(f.dir, "d"), 0, 0, 0755);
+	xu_cap_v2(v2, true, 1U << 13, 0);
+	cr_assert_eq(xu_acl_set(tu_path(f.dir, "both"), ACL_TYPE_ACCESS, 1000, 2000), 0);
+	cr_assert_eq(lsetxattr(tu_path(f.dir, "both"), VS_XATTR_CAPS, v2, sizeof(v2), 0), 0);
+	cr_assert_eq(xu_acl_set(tu_path(f.dir, "d"), ACL_TYPE_ACCESS, 1000, 2000), 0);
+	cr_assert_eq(xu_acl_set(tu_path(f.dir, "d"), ACL_TYPE_DEFAULT, 1000, 2000), 0);
+	if (long_list) {
+		add_long_list(tu_path(f.dir, "both"));
+		add_long_list(tu_path(f.dir, "none"));
+		add_long_list(tu_path(f.dir, "d"));
+	}
+
+	cr_assert_eq(vs_xattr_save_hint(&f.ctx, f.dfd, "both", &st, &acl), 0);
+	cr_assert(st.have_cap);
+	cr_assert_arr_eq(st.cap, v2, VS_CAP_SZ_2);
+	/* a list too long to read in one go: "cannot tell", never "none" */
+	cr_assert_eq(acl, long_list ? -1 : 1);
+	cr_assert_eq(vs_acl_shift_hint(&f.ctx, f.dfd, "both", S_IFREG | 0755, acl), 1);
+	assert_acl_quals(tu_path(f.dir, "both"), ACL_TYPE_ACCESS, 525288, 526288);
+
+	cr_assert_eq(vs_xattr_save_hint(&f.ctx, f.dfd, "none", &st, &acl), 0);
+	cr_assert_not(st.have_cap);
+	cr_assert_eq(acl, long_list ? -1 : 0);
+	cr_assert_eq(vs_acl_shift_hint(&f.ctx, f.dfd, "none", S_IFREG | 0644, acl), 0);
+
+	/* a directory: both ACLs found through one list (or two reads) */
+	cr_assert_eq(vs_acl_shift_hint(&f.ctx, f.dfd, "d", S_IFDIR | 0755, -1), 2);
+	assert_acl_quals(tu_path(f.dir, "d"), ACL_TYPE_ACCESS, 525288, 526288);
+	assert_acl_quals(tu_path(f.dir, "d"), ACL_TYPE_DEFAULT, 525288, 526288);
+	fixture_fini(&f);
+}
+
+Test(files, save_hint_short_list)
+{
+	hints(false);
+}
+
+Test(files, save_hint_long_list)
+{
+	hints(true);
+}
+
+Test(files, hint_zero_is_trusted)
+{
+	struct fixture f;
+
+	/* the hint is what spares the read: 0 means the caller saw no ACL */
+	fixture_init(&f, VS_MODE_SHIFT);
+	tu_mkfile(tu_path(f.dir, "f"), getuid(), getgid(), 0640);
+	cr_assert_eq(xu_acl_set(tu_path(f.dir, "f"), ACL_TYPE_ACCESS, 1000, 2000), 0);
+	cr_assert_eq(vs_acl_shift_hint(&f.ctx, f.dfd, "f", S_IFREG | 0640, 0), 0);
+	assert_acl_quals(tu_path(f.dir, "f"), ACL_TYPE_ACCESS, 1000, 2000);
+	cr_assert_eq(vs_acl_shift_hint(&f.ctx, f.dfd, "f", S_IFREG | 0640, -1), 1);
+	assert_acl_quals(tu_path(f.dir, "f"), ACL_TYPE_ACCESS, 525288, 526288);
+	fixture_fini(&f);
 }

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/xattr.h>
 
 #include "macros.h"
@@ -104,13 +105,84 @@ static int set_at(int dirfd, const char *name, const char *xname, const void *va
 	return r < 0 ? neg_errno() : 0;
 }
 
-int vs_xattr_save(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xattr_state *st)
+static ssize_t list_at(int dirfd, const char *name, char *buf, size_t size)
 {
+	char p[32 + NAME_MAX + 1];
+	ssize_t n;
+	int r;
+
+	if (use_at()) {
+		n = sys_listxattrat(dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
+		                    buf, size);
+		if (n >= 0)
+			return n;
+		if (!at_failed(name))
+			return neg_errno();
+	}
+	r = proc_path(p, sizeof(p), dirfd, name);
+	if (r < 0)
+		return r;
+	n = *name ? llistxattr(p, buf, size) : listxattr(p, buf, size);
+	return n < 0 ? neg_errno() : n;
+}
+
+/* Which of ours an xattr name list holds. */
+#define HAS_CAP         0x1
+#define HAS_ACL_ACCESS  0x2
+#define HAS_ACL_DEFAULT 0x4
+
+static unsigned scan_list(const char *list, size_t len)
+{
+	unsigned has = 0;
+
+	for (const char *p = list, *end = list + len; p < end;
+	     p += strnlen(p, (size_t)(end - p)) + 1) {
+		if (!strcmp(p, VS_XATTR_CAPS))
+			has |= HAS_CAP;
+		else if (!strcmp(p, VS_XATTR_ACL_ACCESS))
+			has |= HAS_ACL_ACCESS;
+		else if (!strcmp(p, VS_XATTR_ACL_DEFAULT))
+			has |= HAS_ACL_DEFAULT;
+	}
+	return has;
+}
+
+/*
+ * Which of our xattrs (dirfd, name) has, from one listxattrat: what keeps
+ * the common case (none) at one syscall per entry. Returns the HAS_* bits,
+ * or -ERANGE when the list is too long for the buffer (the caller then asks
+ * for each by name), or -errno; no xattr support at all gives 0.
+ */
+static int what_is_there(int dirfd, const char *name)
+{
+	char list[1024];
+	ssize_t n;
+
+	n = list_at(dirfd, name, list, sizeof(list) - 1);
+	if (n < 0)
+		return nothing_to_do((int)n) ? 0 : (int)n;
+	list[n] = '\0';
+	return (int)scan_list(list, (size_t)n);
+}
+
+int vs_xattr_save_hint(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xattr_state *st,
+                       int *ret_acl)
+{
+	int has;
 	ssize_t n;
 
 	(void)ctx;
 	st->have_cap = false;
 	st->cap_len = 0;
+	*ret_acl = -1;
+	has = what_is_there(dirfd, name);
+	if (has >= 0) {
+		*ret_acl = !!(has & HAS_ACL_ACCESS);
+		if (!(has & HAS_CAP))
+			return 0;
+	} else if (has != -ERANGE) {
+		return has;
+	}
 	n = get_at(dirfd, name, VS_XATTR_CAPS, st->cap, sizeof(st->cap));
 	if (n < 0)
 		/* EINVAL: a value the kernel will not hand out (v1, a bad
@@ -120,6 +192,13 @@ int vs_xattr_save(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xat
 	st->have_cap = true;
 	st->cap_len = (uint32_t)n;
 	return 0;
+}
+
+int vs_xattr_save(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xattr_state *st)
+{
+	int acl;
+
+	return vs_xattr_save_hint(ctx, dirfd, name, st, &acl);
 }
 
 int vs_xattr_restore(struct vs_ctx *ctx, int dirfd, const char *name,
@@ -177,16 +256,38 @@ static int acl_one(struct vs_ctx *ctx, int dirfd, const char *name, const char *
 	return r < 0 ? r : 1;
 }
 
-int vs_acl_shift(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode)
+int vs_acl_shift_hint(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode, int acl)
 {
-	int r, n;
+	unsigned has;
+	int r, n = 0;
 
 	if (S_ISLNK(mode))
 		return 0;
-	r = acl_one(ctx, dirfd, name, VS_XATTR_ACL_ACCESS);
-	if (r < 0 || !S_ISDIR(mode))
+	if (!S_ISDIR(mode)) {
+		/* one ACL to look for: asking for it costs what a list does */
+		return acl == 0 ? 0 : acl_one(ctx, dirfd, name, VS_XATTR_ACL_ACCESS);
+	}
+	/* a directory may have two: one list instead of two reads */
+	r = what_is_there(dirfd, name);
+	if (r < 0 && r != -ERANGE)
 		return r;
-	n = r;
-	r = acl_one(ctx, dirfd, name, VS_XATTR_ACL_DEFAULT);
-	return r < 0 ? r : n + r;
+	has = r >= 0 ? (unsigned)r : HAS_ACL_ACCESS | HAS_ACL_DEFAULT;
+	if (has & HAS_ACL_ACCESS) {
+		r = acl_one(ctx, dirfd, name, VS_XATTR_ACL_ACCESS);
+		if (r < 0)
+			return r;
+		n += r;
+	}
+	if (has & HAS_ACL_DEFAULT) {
+		r = acl_one(ctx, dirfd, name, VS_XATTR_ACL_DEFAULT);
+		if (r < 0)
+			return r;
+		n += r;
+	}
+	return n;
+}
+
+int vs_acl_shift(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode)
+{
+	return vs_acl_shift_hint(ctx, dirfd, name, mode, -1);
 }
