@@ -479,3 +479,44 @@ Test(oci_plan, bad_config_documents)
 	}
 	oci_state_free(&st);
 }
+
+/* ---------------------------------------------------------------- sources */
+
+Test(oci_source, system_paths_refused)
+{
+	static const char *const refused[] = {"/",          "/etc",     "/usr",     "/var/lib",
+	                                      "/proc/1",    "/sys",     "/dev/shm", "/proc",
+	                                      "/usr/local", "relative", ""};
+	static const char *const allowed[] = {"/etc/app", "/srv/vol", "/devices", "/var/lib/x",
+	                                      "/tmp/volshift-1/vol"};
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		err[0] = '\0';
+		cr_assert_lt(oci_source_allowed(refused[i], NULL, 0, err, sizeof(err)), 0, "%s",
+		             refused[i]);
+		cr_assert(strstr(err, refused[i]), "reason '%s' names the path", err);
+	}
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		cr_assert_eq(oci_source_allowed(allowed[i], NULL, 0, err, sizeof(err)), 0, "%s: %s",
+		             allowed[i], err);
+}
+
+Test(oci_source, allow_list_on_component_boundaries)
+{
+	char *allow[] = {"/var/lib/kubelet/pods/", "/srv/volumes"};
+	char *root[] = {"/"};
+
+	cr_assert_eq(
+	    oci_source_allowed("/var/lib/kubelet/pods/u1/volumes/v", allow, 2, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(oci_source_allowed("/var/lib/kubelet/pods", allow, 2, err, sizeof(err)), 0);
+	cr_assert_eq(oci_source_allowed("/srv/volumes/a", allow, 2, err, sizeof(err)), 0);
+	cr_assert_eq(oci_source_allowed("/var/lib/kubelet/podsx", allow, 2, err, sizeof(err)),
+	             -EPERM);
+	cr_assert_eq(oci_source_allowed("/var/lib/kubelet", allow, 2, err, sizeof(err)), -EPERM);
+	cr_assert_eq(oci_source_allowed("/srv/volumes-other", allow, 2, err, sizeof(err)), -EPERM);
+	cr_assert(strstr(err, "--allow-source"), "%s", err);
+	/* an allow list never lets a system directory through */
+	cr_assert_eq(oci_source_allowed("/srv/x", root, 1, err, sizeof(err)), 0);
+	cr_assert_eq(oci_source_allowed("/etc", root, 1, err, sizeof(err)), -EPERM);
+}

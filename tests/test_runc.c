@@ -34,6 +34,7 @@
 
 static struct {
 	char *dir, *bundle, *vol, *state_root, *reports;
+	const char *allow; /* the hook's --allow-source */
 	const char *runc;
 	char ids[8][64]; /* containers to delete in teardown */
 	int n_ids;
@@ -134,8 +135,9 @@ static void write_config(const char *args, json_t *annotations, bool with_hook, 
 
 	caps = json_pack("[s,s,s]", "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE");
 	if (with_hook)
-		hooks = json_pack("{s:[{s:s, s:[s,s,s,s]}]}", "createRuntime", "path", VS_BIN,
-		                  "args", "volshift", "oci-hook", "--report-dir", t.reports);
+		hooks = json_pack("{s:[{s:s, s:[s,s,s,s,s,s]}]}", "createRuntime", "path", VS_BIN,
+		                  "args", "volshift", "oci-hook", "--report-dir", t.reports,
+		                  "--allow-source", t.allow);
 	/* clang-format off */
 	cfg = json_pack(
 	    "{s:s, s:{s:b, s:{s:I, s:I}, s:[s,s,s], s:[s], s:s, s:b,"
@@ -233,6 +235,7 @@ static void setup(void)
 	cr_assert_neq(asprintf(&t.vol, "%s/vol", t.dir), -1);
 	cr_assert_neq(asprintf(&t.state_root, "%s/runc-state", t.dir), -1);
 	cr_assert_neq(asprintf(&t.reports, "%s/reports", t.dir), -1);
+	t.allow = t.dir;
 	tu_mkdir(t.bundle, 0, 0, 0755);
 	tu_mkdir(t.reports, 0, 0, 0755);
 	make_rootfs();
@@ -442,6 +445,8 @@ Test(runc, malformed_annotation_refuses_the_container)
 	    {"io.volshift.shift", "data"},
 	    {"io.volshift.fsgroup", "70000"}, /* outside the container's range */
 	    {"io.volshift.shfit", "/data"},   /* a typo is not ignored */
+	    {"--allow-source",
+	     "/srv/elsewhere"}, /* the volume is outside what the hook may change */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -450,7 +455,11 @@ Test(runc, malformed_annotation_refuses_the_container)
 		struct stat sb;
 		int r;
 
-		json_object_set_new(ann, bad[i][0], json_string(bad[i][1]));
+		t.allow = t.dir;
+		if (!strcmp(bad[i][0], "--allow-source"))
+			t.allow = bad[i][1];
+		else
+			json_object_set_new(ann, bad[i][0], json_string(bad[i][1]));
 		if (!strcmp(bad[i][0], "io.volshift.fsgroup")) {
 			json_object_del(ann, "io.volshift.shift");
 			json_object_set_new(ann, "io.volshift.fsgroup.paths", json_string("/data"));

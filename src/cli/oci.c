@@ -702,3 +702,53 @@ void oci_plan_job(const struct oci_plan *p, size_t i, struct vs_job *job)
 		job->read_only = v->read_only;
 	}
 }
+
+/* ----------------------------------------------------------------- sources */
+
+/* At or under prefix, on a component boundary. */
+static bool path_under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	while (n > 1 && prefix[n - 1] == '/')
+		n--;
+	if (n == 1 && prefix[0] == '/')
+		return true;
+	return !strncmp(path, prefix, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+int oci_source_allowed(const char *source, char *const *allow, size_t n_allow, char *err,
+                       size_t errsz)
+{
+	static const char *const system_dirs[] = {
+	    "/",          "/bin",       "/boot",     "/dev",       "/etc",     "/home",
+	    "/lib",       "/lib32",     "/lib64",    "/libx32",    "/media",   "/mnt",
+	    "/opt",       "/proc",      "/root",     "/run",       "/sbin",    "/srv",
+	    "/sys",       "/tmp",       "/usr",      "/var",       "/usr/bin", "/usr/lib",
+	    "/usr/lib64", "/usr/local", "/usr/sbin", "/usr/share", "/var/lib", "/var/log",
+	};
+	static const char *const pseudo[] = {"/proc", "/sys", "/dev"};
+
+	if (!source || source[0] != '/')
+		return fail(err, errsz, "source '%s' is not an absolute path",
+		            source ? source : "");
+	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
+		if (!strcmp(source, system_dirs[i])) {
+			fail(err, errsz, "source '%s' is a system directory; not changing it",
+			     source);
+			return -EPERM;
+		}
+	for (size_t i = 0; i < sizeof(pseudo) / sizeof(pseudo[0]); i++)
+		if (path_under(source, pseudo[i])) {
+			fail(err, errsz, "source '%s' is under %s; not changing it", source,
+			     pseudo[i]);
+			return -EPERM;
+		}
+	if (n_allow == 0)
+		return 0;
+	for (size_t i = 0; i < n_allow; i++)
+		if (path_under(source, allow[i]))
+			return 0;
+	fail(err, errsz, "source '%s' is not under an --allow-source directory", source);
+	return -EPERM;
+}

@@ -22,7 +22,10 @@
 
 enum {
 	OPT_REPORT_DIR = OPT_OWN_BASE,
+	OPT_ALLOW_SOURCE,
 };
+
+#define ALLOW_MAX 64
 
 static const char oci_help[] =
     "Usage: volshift oci-hook [OPTION...] < STATE\n"
@@ -38,11 +41,17 @@ static const char oci_help[] =
     "\n"
     "Options:\n"
     "      --report-dir DIR  also write the reports to DIR/<container-id>.json\n"
+    "      --allow-source DIR\n"
+    "                        change only mount sources at or under DIR (repeatable);\n"
+    "                        for annotations set by users who must not reach other\n"
+    "                        host paths (e.g. /var/lib/kubelet/pods)\n"
     "      --jobs N          worker threads (default: one per CPU)\n"
     "      --engine E        auto, uring or sync (default auto)\n"
     "      --quiet           no summary on stderr\n"
     "  -h, --help            this text\n"
     "\n"
+    "Sources are resolved (realpath); '/', top-level system directories and\n"
+    "anything under /proc, /sys or /dev are always refused.\n"
     "Prints one JSON report per volume on stdout and a one-line summary per volume\n"
     "on stderr. Exit status: 0 done or skipped, 1 some entries failed, 2 bad\n"
     "state, config.json or annotations (nothing changed), 3 could not start.\n"
@@ -210,19 +219,33 @@ out:
 	return r;
 }
 
-/* Every source exists and is a directory, before anything changes. */
-static int check_sources(const struct oci_plan *p)
+/*
+ * Every source exists, is a directory and may be changed, before anything
+ * changes. Sources are resolved (realpath) once here, and that path is run.
+ */
+static int check_sources(struct oci_plan *p, char *const *allow, size_t n_allow)
 {
-	for (size_t i = 0; i < p->n_volumes; i++) {
-		struct stat sb;
+	char err[512];
 
-		if (stat(p->volumes[i].source, &sb) < 0)
-			return usage_error("oci-hook: volume %s: source '%s': %s",
-			                   p->volumes[i].destination, p->volumes[i].source,
-			                   strerror(errno));
+	for (size_t i = 0; i < p->n_volumes; i++) {
+		struct oci_volume *v = &p->volumes[i];
+		struct stat sb;
+		char *real;
+
+		real = realpath(v->source, NULL);
+		if (!real)
+			return usage_error("oci-hook: volume %s: source '%s': %s", v->destination,
+			                   v->source, strerror(errno));
+		free(v->source);
+		v->source = real;
+		if (stat(v->source, &sb) < 0)
+			return usage_error("oci-hook: volume %s: source '%s': %s", v->destination,
+			                   v->source, strerror(errno));
 		if (!S_ISDIR(sb.st_mode))
 			return usage_error("oci-hook: volume %s: source '%s' is not a directory",
-			                   p->volumes[i].destination, p->volumes[i].source);
+			                   v->destination, v->source);
+		if (oci_source_allowed(v->source, allow, n_allow, err, sizeof(err)) < 0)
+			return usage_error("oci-hook: volume %s: %s", v->destination, err);
 	}
 	return 0;
 }
@@ -278,6 +301,7 @@ int cmd_oci_hook(int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"report-dir", required_argument, NULL, OPT_REPORT_DIR},
+	    {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
 	    {"jobs", required_argument, NULL, OPT_JOBS},
 	    {"engine", required_argument, NULL, OPT_ENGINE},
 	    {"quiet", no_argument, NULL, OPT_QUIET},
@@ -288,6 +312,8 @@ int cmd_oci_hook(int argc, char **argv)
 	struct oci_state st = {0};
 	struct oci_plan plan = {0};
 	const char *report_dir = NULL;
+	char *allow[ALLOW_MAX];
+	size_t n_allow = 0;
 	char *state_text = NULL, *config_text = NULL;
 	char err[512];
 	struct vs_job opts;
@@ -302,6 +328,17 @@ int cmd_oci_hook(int argc, char **argv)
 			return EXIT_DONE;
 		case OPT_REPORT_DIR:
 			report_dir = optarg;
+			break;
+		case OPT_ALLOW_SOURCE:
+			if (optarg[0] != '/')
+				return usage_error(
+				    "oci-hook: --allow-source '%s' is not an absolute "
+				    "path",
+				    optarg);
+			if (n_allow == ALLOW_MAX)
+				return usage_error("oci-hook: more than %d --allow-source",
+				                   ALLOW_MAX);
+			allow[n_allow++] = optarg;
 			break;
 		case OPT_JOBS:
 		case OPT_ENGINE:
@@ -371,7 +408,7 @@ int cmd_oci_hook(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = check_sources(&plan);
+	status = check_sources(&plan, allow, n_allow);
 	if (status != 0)
 		goto out;
 	status = run_plan(&plan, &st, &opts, report_dir, common.quiet);
