@@ -5,7 +5,8 @@
  * IDs) and a bind-mounted volume owned by container IDs (0 and 1000, an ACL,
  * a setuid file). Without the hook the container's root cannot write its
  * volume; with it, it can, and the host sees the IDs shifted. A restart with
- * on-root-mismatch skips; a malformed annotation makes runc refuse to start.
+ * on-root-mismatch skips; a malformed annotation, or a volume outside the
+ * hook's --allow-source, makes runc refuse to start the container.
  * Needs root, runc and busybox-static; skips when this machine cannot run a
  * container at all (checked with a container that does nothing).
  */
