@@ -286,12 +286,10 @@ static int run_plan(const struct oci_plan *p, const struct oci_state *st, const 
 	if (report_dir) {
 		int r = write_reports(report_dir, st, status, volumes);
 
-		if (r < 0) {
+		/* diagnostics only: the volumes are fixed, the container may start */
+		if (r < 0)
 			log_error("oci-hook: cannot write a report to '%s': %s", report_dir,
 			          strerror(-r));
-			if (status == EXIT_DONE)
-				status = EXIT_NO_START;
-		}
 	}
 	json_decref(volumes);
 	return status;
