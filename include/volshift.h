@@ -182,7 +182,9 @@ struct vs_report {
 	double elapsed_s;
 	unsigned jobs;
 
-	/* mount: why the idmapped mount was not used (method "walk") */
+	/* mount: where it was mounted (NULL for fsgroup and shift), and why
+	 * the idmapped mount was not used (method "walk") */
+	const char *target;
 	int probe_errno; /* 0, or the errno the probe met */
 	char fstype[32]; /* SOURCE's filesystem type */
 };

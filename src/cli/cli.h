@@ -112,6 +112,18 @@ int cli_maps_finish(struct vs_job *job, struct cli_maps *maps);
 /* Parses a whole non-negative decimal number no larger than max. */
 int cli_parse_u32(const char *s, uint32_t max, uint32_t *ret);
 
+/* Progress on stderr as --progress and --quiet ask: attach before vs_run (or
+ * vs_mount), done after it (clears a live line). */
+struct cli_progress {
+	bool tty;
+	bool always;
+	double next_line; /* non-tty: when the next line is due */
+	bool drew;        /* tty: a line is on screen */
+};
+void cli_progress_attach(struct vs_job *job, const struct cli_common *common,
+                         struct cli_progress *ps);
+void cli_progress_done(struct cli_progress *ps);
+
 /* Runs job with progress on stderr as asked, prints the report (JSON on
  * stdout, or a human summary on stderr) and returns the exit status. */
 int cli_run_job(struct vs_job *job, const struct cli_common *common);

@@ -195,16 +195,9 @@ int cli_maps_finish(struct vs_job *job, struct cli_maps *maps)
 
 /* ------------------------------------------------------------ progress */
 
-struct progress_state {
-	bool tty;
-	bool always;
-	double next_line; /* non-tty: when the next line is due */
-	bool drew;        /* tty: a line is on screen */
-};
-
 static void on_progress(const struct vs_progress *p, void *userdata)
 {
-	struct progress_state *ps = userdata;
+	struct cli_progress *ps = userdata;
 	double rate = p->elapsed_s > 0 ? (double)p->entries / p->elapsed_s : 0;
 
 	if (ps->tty) {
@@ -288,21 +281,34 @@ void cli_print_report(const struct vs_report *r, const struct vs_job *job,
 		        (unsigned long long)r->skipped_mounts);
 }
 
+void cli_progress_attach(struct vs_job *job, const struct cli_common *common,
+                         struct cli_progress *ps)
+{
+	*ps = (struct cli_progress){.tty = isatty(STDERR_FILENO), .next_line = 30};
+	ps->always = common->progress == PROGRESS_ALWAYS;
+	if (common->quiet || common->progress == PROGRESS_NEVER)
+		return;
+	job->progress = on_progress;
+	job->progress_userdata = ps;
+	job->progress_interval_ms = ps->tty ? 250 : 1000;
+}
+
+void cli_progress_done(struct cli_progress *ps)
+{
+	if (ps->drew)
+		fputs("\r\033[K", stderr);
+	ps->drew = false;
+}
+
 int cli_run_job(struct vs_job *job, const struct cli_common *common)
 {
-	struct progress_state ps = {.tty = isatty(STDERR_FILENO), .next_line = 30};
+	struct cli_progress ps;
 	struct vs_report r;
 	int status;
 
-	ps.always = common->progress == PROGRESS_ALWAYS;
-	if (!common->quiet && common->progress != PROGRESS_NEVER) {
-		job->progress = on_progress;
-		job->progress_userdata = &ps;
-		job->progress_interval_ms = ps.tty ? 250 : 1000;
-	}
+	cli_progress_attach(job, common, &ps);
 	vs_run(job, &r);
-	if (ps.drew)
-		fputs("\r\033[K", stderr);
+	cli_progress_done(&ps);
 	cli_print_report(&r, job, common);
 	status = cli_exit_status(&r);
 	vs_report_free(&r);

@@ -111,6 +111,7 @@ int cmd_mount(int argc, char **argv)
 	struct cli_maps maps = {0};
 	struct vs_mount_job *job;
 	struct vs_report report;
+	struct cli_progress progress;
 	int opt, r;
 
 	job = malloc(sizeof(*job));
@@ -190,7 +191,9 @@ int cmd_mount(int argc, char **argv)
 		return r;
 	}
 
+	cli_progress_attach(&job->shift, &common, &progress);
 	vs_mount(job, &report);
+	cli_progress_done(&progress);
 	print_report(&report, job, &common);
 	r = cli_exit_status(&report);
 	vs_report_free(&report);

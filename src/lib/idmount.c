@@ -329,6 +329,7 @@ static int fallback_shift(const struct vs_mount_job *job, int src_fd, int tgt_fd
 
 	memcpy(fstype, ret->fstype, sizeof(fstype));
 	r = vs_run(sj, ret);
+	ret->target = job->target;
 	ret->method = "walk";
 	ret->probe_errno = probe_errno;
 	memcpy(ret->fstype, fstype, sizeof(fstype));
@@ -359,6 +360,7 @@ int vs_mount(const struct vs_mount_job *job, struct vs_report *ret)
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->target = job->target;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	src = open_dir("source", source, ret);

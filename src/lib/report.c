@@ -190,8 +190,13 @@ int vs_report_json(const struct vs_report *r, const struct vs_job *job, char **r
 
 	sb_puts(&b, "{");
 	if (job) {
-		sb_printf(&b, "\"mode\":\"%s\",\"path\":", vs_mode_name(job->mode));
+		sb_printf(
+		    &b, "\"mode\":\"%s\",\"path\":", r->target ? "mount" : vs_mode_name(job->mode));
 		sb_json_str(&b, job->path);
+		if (r->target) {
+			sb_puts(&b, ",\"target\":");
+			sb_json_str(&b, r->target);
+		}
 		sb_printf(&b, ",\"policy\":\"%s\",\"dry_run\":%s,", vs_policy_name(job->policy),
 		          job->dry_run ? "true" : "false");
 	}
