@@ -90,6 +90,12 @@ static int ring_setup(struct io_uring *ring, unsigned entries, unsigned *ret_fla
 	return r;
 }
 
+/* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
+static int ring_enable(struct io_uring *ring)
+{
+	return io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+}
+
 static int uring_init(struct vs_worker *w)
 {
 	struct uring_state *s;
@@ -124,7 +130,7 @@ static int ring_ready(struct uring_state *s)
 	int r;
 
 	if (s->setup_flags & IORING_SETUP_R_DISABLED) {
-		r = io_uring_enable_rings(&s->ring);
+		r = ring_enable(&s->ring);
 		if (r < 0)
 			return r;
 	}
@@ -278,7 +284,7 @@ int vs_uring_probe(void)
 	r = ring_setup(&ring, 4, &flags);
 	if (r < 0)
 		return r;
-	if ((flags & IORING_SETUP_R_DISABLED) && (r = io_uring_enable_rings(&ring)) < 0)
+	if ((flags & IORING_SETUP_R_DISABLED) && (r = ring_enable(&ring)) < 0)
 		goto out;
 
 	probe = calloc(1, sizeof(*probe) + 256 * sizeof(struct io_uring_probe_op));
