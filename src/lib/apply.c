@@ -10,6 +10,7 @@
 
 #include "macros.h"
 #include "syscalls.h"
+#include "xattr.h"
 
 static int do_chown(int dirfd, const char *name, uint32_t uid, uint32_t gid)
 {
@@ -54,6 +55,21 @@ static int do_chmod(int dirfd, const char *name, uint32_t mode)
 	return chmod(proc, mode) < 0 ? neg_errno() : 0;
 }
 
+/*
+ * In shift mode the ACL goes before the chown: then an inode whose uid and
+ * gid already lie in TO ranges has had its ACL done too (by us, or it never
+ * held FROM IDs), and a re-run or the second name of a hard link skips the
+ * xattr read altogether.
+ */
+static bool acls_pending(const struct vs_ctx *ctx, const struct vs_inode *ino)
+{
+	const struct vs_job *job = ctx->job;
+
+	return job->mode == VS_MODE_SHIFT && ctx->xattrs && !S_ISLNK(ino->mode) &&
+	       !(vs_idmap_in_to(&job->uid_map, ino->uid) &&
+	         vs_idmap_in_to(&job->gid_map, ino->gid));
+}
+
 void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const char *name,
                  const struct statx *stx)
 {
@@ -62,15 +78,14 @@ void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const cha
 	struct vs_xattr_state xs = {0};
 	struct vs_inode ino;
 	struct vs_plan p;
-	bool changed, journaled = false, shift_acls;
-	int r;
+	bool changed, journaled = false;
+	int r, acl_hint = -1;
 
 	vs_inode_from_statx(&ino, stx);
 	/* a killed run may have chowned this inode and not yet put back what
 	 * the chown dropped: the journal holds the mode and capability it had */
-	if (ctx->journal_n && S_ISREG(ino.mode) && vs_journal_lookup(ctx, stx, &ino.mode, &xs)) {
+	if (ctx->journal_n && S_ISREG(ino.mode) && vs_journal_lookup(ctx, stx, &ino.mode, &xs))
 		journaled = true;
-	}
 	vs_plan_entry(job, &ino, &p);
 	if (!S_ISLNK(ino.mode))
 		p.chmod = p.chmod || p.mode != cur_perm;
@@ -79,26 +94,30 @@ void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const cha
 	if (p.unmapped)
 		ctr_add(&c->unmapped, 1);
 	changed = p.chown || p.chmod || (journaled && xs.have_cap);
-	shift_acls = job->mode == VS_MODE_SHIFT && ctx->xattrs && !S_ISLNK(ino.mode);
 
-	if (job->dry_run) {
-		if (shift_acls) {
-			r = vs_acl_shift(ctx, dirfd, name, ino.mode);
-			if (r > 0) {
-				ctr_add(&c->acls, (uint64_t)r);
-				changed = true;
-			}
+	/* one listxattr tells both: is there a capability to keep, an ACL to map */
+	if (p.chown && S_ISREG(ino.mode) && ctx->xattrs && !journaled) {
+		r = vs_xattr_save_hint(ctx, dirfd, name, &xs, &acl_hint);
+		if (r < 0)
+			goto fail;
+	}
+	if (acls_pending(ctx, &ino)) {
+		r = vs_acl_shift_hint(ctx, dirfd, name, ino.mode, acl_hint);
+		if (r < 0)
+			goto fail;
+		if (r > 0) {
+			ctr_add(&c->acls, (uint64_t)r);
+			changed = true;
 		}
+	}
+	if (job->dry_run) {
+		if (xs.have_cap)
+			ctr_add(&c->caps, 1);
 		if (changed)
 			ctr_add(&c->changed, 1);
 		return;
 	}
 
-	if (p.chown && S_ISREG(ino.mode) && ctx->xattrs && !journaled) {
-		r = vs_xattr_save(ctx, dirfd, name, &xs);
-		if (r < 0)
-			goto fail;
-	}
 	/* what the chown is about to drop goes to the journal first */
 	if (p.chown && S_ISREG(ino.mode) && !journaled &&
 	    ((ino.mode & (S_ISUID | S_ISGID)) || xs.have_cap))
@@ -122,15 +141,6 @@ void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const cha
 	}
 	if (journaled)
 		vs_journal_remove(ctx, stx);
-	if (shift_acls) {
-		r = vs_acl_shift(ctx, dirfd, name, ino.mode);
-		if (r < 0)
-			goto fail;
-		if (r > 0) {
-			ctr_add(&c->acls, (uint64_t)r);
-			changed = true;
-		}
-	}
 	if (changed)
 		ctr_add(&c->changed, 1);
 	return;
