@@ -316,6 +316,21 @@ struct fixture {
 	int dfd;
 };
 
+/* The temp dir of the running test, removed by the suite's fini even when
+ * an assertion ends the test early. */
+static char *test_dir;
+
+static void files_cleanup(void)
+{
+	if (test_dir) {
+		tu_rm_rf(test_dir);
+		free(test_dir);
+		test_dir = NULL;
+	}
+}
+
+TestSuite(files, .fini = files_cleanup);
+
 static void fixture_init(struct fixture *f, enum vs_mode mode)
 {
 	memset(f, 0, sizeof(*f));
@@ -324,7 +339,7 @@ static void fixture_init(struct fixture *f, enum vs_mode mode)
 	f->job.gid_map = map1(0, 524288, 65536);
 	f->ctx.job = &f->job;
 	f->ctx.xattrs = true;
-	f->dir = tu_mkdtemp("xattr");
+	f->dir = test_dir = tu_mkdtemp("xattr");
 	f->dfd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_geq(f->dfd, 0);
 }
@@ -332,8 +347,8 @@ static void fixture_init(struct fixture *f, enum vs_mode mode)
 static void fixture_fini(struct fixture *f)
 {
 	close(f->dfd);
-	tu_rm_rf(f->dir);
-	free(f->dir);
+	files_cleanup();
+	f->dir = NULL;
 }
 
 /* The ACL of path (libacl's view) must name exactly these qualifiers. */
