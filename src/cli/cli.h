@@ -31,6 +31,9 @@ int cmd_oci_hook(int argc, char **argv);
 /* Prints "volshift: <message>" on stderr; returns EXIT_BAD_INPUT. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* getopt_long's ':' (missing value) and '?' (unknown option) as one line. */
+int cli_getopt_error(int c, char **argv, const char *cmd);
+
 /* Prints "volshift: <message>" on stderr. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

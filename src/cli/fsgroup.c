@@ -59,10 +59,8 @@ int cmd_fsgroup(int argc, char **argv)
 			job.read_only = true;
 			break;
 		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		case '?':
-			return usage_error("unknown option '%s' (see 'volshift fsgroup --help')",
-			                   argv[optind - 1]);
+			return cli_getopt_error(c, argv, "fsgroup");
 		default:
 			e = cli_common_opt(c, optarg, &job, &common);
 			if (e)

@@ -13,15 +13,20 @@ static const struct vs_cmd commands[] = {
     {"oci-hook", "fix the volumes a container's annotations select (OCI hook)", cmd_oci_hook},
 };
 
+static void vlog(const char *fmt, va_list ap)
+{
+	fputs("volshift: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("volshift: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vlog(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return EXIT_BAD_INPUT;
 }
 
@@ -29,11 +34,16 @@ void log_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("volshift: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vlog(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+int cli_getopt_error(int c, char **argv, const char *cmd)
+{
+	if (c == ':')
+		return usage_error("option '%s' needs a value", argv[optind - 1]);
+	return usage_error("unknown option '%s' (see 'volshift %s --help')", argv[optind - 1], cmd);
 }
 
 static void help(FILE *f)

@@ -122,7 +122,7 @@ int cmd_mount(int argc, char **argv)
 	vs_mount_job_init(job);
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		r = 0;
 		switch (opt) {
 		case 'h':
@@ -153,7 +153,7 @@ int cmd_mount(int argc, char **argv)
 			else if (opt >= OPT_COMMON_BASE && opt < OPT_MAP_BASE)
 				r = cli_common_opt(opt, optarg, &job->shift, &common);
 			else
-				r = usage_error("see 'volshift mount --help'");
+				r = cli_getopt_error(opt, argv, "mount");
 		}
 		if (r) {
 			free(job);

@@ -319,7 +319,7 @@ int cmd_oci_hook(int argc, char **argv)
 
 	vs_job_init(&opts, VS_MODE_SHIFT);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(oci_help, stdout);
@@ -345,7 +345,7 @@ int cmd_oci_hook(int argc, char **argv)
 				return EXIT_BAD_INPUT;
 			break;
 		default:
-			return usage_error("oci-hook: see 'volshift oci-hook --help'");
+			return cli_getopt_error(c, argv, "oci-hook");
 		}
 	}
 	if (optind < argc)

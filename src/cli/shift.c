@@ -48,10 +48,8 @@ int cmd_shift(int argc, char **argv)
 			help(stdout);
 			return EXIT_DONE;
 		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		case '?':
-			return usage_error("unknown option '%s' (see 'volshift shift --help')",
-			                   argv[optind - 1]);
+			return cli_getopt_error(c, argv, "shift");
 		default:
 			e = c >= OPT_MAP_BASE ? cli_map_opt(c, optarg, &job, &maps)
 			                      : cli_common_opt(c, optarg, &job, &common);
