@@ -391,6 +391,10 @@ Test(walk, bad_input_exits_2_and_changes_nothing)
 	    {"pid missing", {"shift", "--from-pid", "2147483000", root, NULL}},
 	    {"pid not in a userns", {"shift", "--from-pid", "1", root, NULL}},
 	    {"unknown subcommand", {"chown", root, NULL}},
+	    {"mount: unknown option",
+	     {"mount", "--bogus", "--map", "0:524288:65536", root, root, NULL}},
+	    {"mount: option without value", {"mount", root, root, "--map", NULL}},
+	    {"oci-hook: unknown option", {"oci-hook", "--bogus", NULL}},
 	};
 
 	before = tree_snapshot(root);
