@@ -4,7 +4,10 @@
  * fresh temp dir: every result matches a plain statx of the same name,
  * missing names and bad paths give their -errno per entry, batches of 1, 2,
  * 128 and repeated batches work, and a ring set up on one thread serves
- * batches from another (as the walker does). As root, with
+ * batches from another (as the walker does). A seccomp filter denying
+ * io_uring_setup or io_uring_enter (EPERM, ENOSYS) makes vs_uring_probe()
+ * fail with that error, and a ring that can no longer submit still gives
+ * every result. As root, with
  * /proc/sys/kernel/io_uring_disabled set to 2 (restored after, even when the
  * test dies): vs_uring_probe() fails, `--engine=uring` exits 3 and changes
  * nothing, `--engine=auto` falls back to sync and says so in its report.
@@ -16,6 +19,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -334,6 +342,67 @@ Test(engine, fini_without_use)
 	cr_assert_null(w->engine_data);
 	e->fini(w); /* twice is harmless */
 	free(w);
+}
+
+/* -------------------------------------------------- seccomp */
+
+/* Makes syscall nr fail with err in this test process (criterion forks one
+ * per test), as container runtimes' default profiles do for io_uring. */
+static void seccomp_deny(int nr, int err)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = ARRAY_SIZE(f), .filter = f};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		cr_skip_test("cannot install a seccomp filter: %s", strerror(errno));
+}
+
+static void seccomp_case(int nr, int err)
+{
+	struct vs_worker w = {0};
+
+	if (vs_uring_probe() < 0)
+		cr_skip_test("io_uring cannot be used here even without a filter");
+	seccomp_deny(nr, err);
+	cr_assert_eq(vs_uring_probe(), -err);
+	if (nr == __NR_io_uring_setup) {
+		cr_assert_eq(vs_engine_uring.init(&w), -err);
+		cr_assert_null(w.engine_data);
+	}
+}
+
+Test(engine, seccomp_setup_eperm)
+{
+	seccomp_case(__NR_io_uring_setup, EPERM);
+}
+
+Test(engine, seccomp_setup_enosys)
+{
+	seccomp_case(__NR_io_uring_setup, ENOSYS);
+}
+
+/* setup allowed, but no submission: only a real request finds that out */
+Test(engine, seccomp_enter_eperm)
+{
+	seccomp_case(__NR_io_uring_enter, EPERM);
+}
+
+/* a worker whose ring cannot submit still gets every result */
+Test(engine, seccomp_enter_after_init)
+{
+	const struct vs_engine_ops *e = engine_or_skip("uring");
+	struct vs_worker *w = new_worker(e);
+
+	seccomp_deny(__NR_io_uring_enter, EPERM);
+	all_names(7);
+	run_batches(e, w, VS_BATCH_MAX);
+	free_worker(w);
 }
 
 /* ------------------------------------------ io_uring_disabled = 2 */
