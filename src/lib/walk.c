@@ -182,22 +182,19 @@ static bool find_task(struct walk *wk, struct vs_worker *w, struct task *ret)
 /* Blocks until there is a task (true) or the walk is over (false). */
 static bool next_task(struct walk *wk, struct vs_worker *w, struct task *ret)
 {
-	for (;;) {
-		if (find_task(wk, w, ret))
-			return true;
-		pthread_mutex_lock(&wk->lock);
-		atomic_fetch_add(&wk->idle, 1);
-		/* re-check under the lock: a push after our first look wakes us */
-		while (!wk->done && !find_task(wk, w, ret))
-			pthread_cond_wait(&wk->cond, &wk->lock);
-		atomic_fetch_sub(&wk->idle, 1);
-		bool done = wk->done;
-		pthread_mutex_unlock(&wk->lock);
-		if (!done)
-			return true;
-		/* done, but a task may still have been found by the last look */
-		return false;
-	}
+	bool found;
+
+	if (find_task(wk, w, ret))
+		return true;
+	pthread_mutex_lock(&wk->lock);
+	/* idle first, then look again: a push that our first look missed
+	 * sees idle > 0 and signals, after we wait (it needs the lock) */
+	atomic_fetch_add(&wk->idle, 1);
+	while (!(found = find_task(wk, w, ret)) && !wk->done)
+		pthread_cond_wait(&wk->cond, &wk->lock);
+	atomic_fetch_sub(&wk->idle, 1);
+	pthread_mutex_unlock(&wk->lock);
+	return found;
 }
 
 static void task_done(struct walk *wk)
