@@ -72,8 +72,11 @@ struct walk {
 
 /* ------------------------------------------------------------- deques */
 
+/* Returns the number of tasks queued after the push, or -ENOMEM. */
 static int dq_push(struct deque *q, struct task t)
 {
+	int n;
+
 	pthread_mutex_lock(&q->lock);
 	if (q->tail - q->head == q->cap) {
 		size_t ncap = q->cap ? q->cap * 2 : 64;
@@ -92,8 +95,9 @@ static int dq_push(struct deque *q, struct task t)
 		q->cap = ncap;
 	}
 	q->t[q->tail++ % q->cap] = t;
+	n = (int)(q->tail - q->head);
 	pthread_mutex_unlock(&q->lock);
-	return 0;
+	return n;
 }
 
 static bool dq_pop(struct deque *q, struct task *ret, bool steal)
@@ -153,17 +157,24 @@ static void wake_one(struct walk *wk)
 	}
 }
 
+/*
+ * A chunk is handed over for an idle worker: wake one. A directory is
+ * popped next by the worker that pushed it, so a thief is only worth waking
+ * when there is more than that one task queued: a chain of single
+ * subdirectories then stays on one thread instead of bouncing between two.
+ */
 static int push(struct walk *wk, struct vs_worker *w, struct task t)
 {
-	int r;
+	int n;
 
 	atomic_fetch_add(&wk->pending, 1);
-	r = dq_push(&wk->dq[w->id], t);
-	if (r < 0) {
+	n = dq_push(&wk->dq[w->id], t);
+	if (n < 0) {
 		atomic_fetch_sub(&wk->pending, 1);
-		return r;
+		return n;
 	}
-	wake_one(wk);
+	if (t.chunk || n > 1)
+		wake_one(wk);
 	return 0;
 }
 
@@ -325,7 +336,9 @@ static void flush(struct walk *wk, struct vs_worker *w, struct dir *d, unsigned 
 {
 	if (n == 0)
 		return;
-	if (atomic_load(&wk->idle) > 0 && offload_chunk(wk, w, d, n) == 0)
+	/* only full chunks are worth a hand-over; the tail of a directory
+	 * (or a small one) is done here */
+	if (n == VS_BATCH_MAX && atomic_load(&wk->idle) > 0 && offload_chunk(wk, w, d, n) == 0)
 		return;
 	process_chunk(wk, w, d, n);
 }
