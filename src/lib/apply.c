@@ -14,9 +14,7 @@
 
 static int do_chown(int dirfd, const char *name, uint32_t uid, uint32_t gid)
 {
-	int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
-
-	return fchownat(dirfd, name, uid, gid, flags) < 0 ? neg_errno() : 0;
+	return fchownat(dirfd, name, uid, gid, vs_at_flags(name)) < 0 ? neg_errno() : 0;
 }
 
 /* Cleared once fchmodat2 turns out to be missing (pre-6.6 kernel, seccomp). */

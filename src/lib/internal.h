@@ -2,6 +2,7 @@
 /* What the library's modules share; nothing here is exported. */
 #pragma once
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -194,6 +195,12 @@ int vs_walk(struct vs_ctx *ctx, const struct vs_engine_ops *engine,
 bool vs_is_pseudo_fs(unsigned long f_type);
 
 /* ----------------------------------------------------------- helpers */
+
+/* *at flags for an entry addressed as (dirfd, name): name "" is dirfd itself. */
+static inline int vs_at_flags(const char *name)
+{
+	return AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+}
 
 /* Fills ino from a statx result. */
 static inline void vs_inode_from_statx(struct vs_inode *ino, const struct statx *stx)

@@ -70,8 +70,7 @@ static ssize_t get_at(int dirfd, const char *name, const char *xname, void *buf,
 	int r;
 
 	if (use_at()) {
-		n = sys_getxattrat(dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
-		                   xname, buf, size);
+		n = sys_getxattrat(dirfd, name, (unsigned)vs_at_flags(name), xname, buf, size);
 		if (n >= 0)
 			return n;
 		if (!at_failed(name))
@@ -91,8 +90,7 @@ static int set_at(int dirfd, const char *name, const char *xname, const void *va
 	int r;
 
 	if (use_at()) {
-		r = sys_setxattrat(dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
-		                   xname, val, size, 0);
+		r = sys_setxattrat(dirfd, name, (unsigned)vs_at_flags(name), xname, val, size, 0);
 		if (r >= 0)
 			return 0;
 		if (!at_failed(name))
@@ -112,8 +110,7 @@ static ssize_t list_at(int dirfd, const char *name, char *buf, size_t size)
 	int r;
 
 	if (use_at()) {
-		n = sys_listxattrat(dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
-		                    buf, size);
+		n = sys_listxattrat(dirfd, name, (unsigned)vs_at_flags(name), buf, size);
 		if (n >= 0)
 			return n;
 		if (!at_failed(name))
