@@ -48,6 +48,8 @@ struct vs_xattr_state {
 /* A note of the crash journal (journal.c). */
 struct vs_journal_ent {
 	uint64_t dev, ino;
+	int64_t mtime_sec; /* the same file, not a new one on a reused inode */
+	uint32_t mtime_nsec;
 	uint32_t mode;
 	struct vs_xattr_state xs;
 };
@@ -134,7 +136,8 @@ struct vs_dent {
 
 /* The statx mask and flags every engine uses. */
 #define VS_STATX_MASK                                                                              \
-	(STATX_TYPE | STATX_MODE | STATX_UID | STATX_GID | STATX_INO | STATX_NLINK | STATX_MNT_ID)
+	(STATX_TYPE | STATX_MODE | STATX_UID | STATX_GID | STATX_INO | STATX_NLINK |               \
+	 STATX_MNT_ID | STATX_MTIME)
 #define VS_STATX_FLAGS (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)
 
 struct vs_engine_ops {

@@ -23,11 +23,13 @@
 #include "macros.h"
 
 #define JOURNAL_PREFIX "trusted.volshift.j."
-#define JOURNAL_MAGIC  0x314a5356u /* "VSJ1" */
+#define JOURNAL_MAGIC  0x324a5356u /* "VSJ2" */
 
 struct journal_value {
 	uint32_t magic;
 	uint32_t mode;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
 	uint32_t cap_len;
 	uint8_t cap[32];
 };
@@ -71,7 +73,11 @@ int vs_journal_load(struct vs_ctx *ctx)
 			return -ENOMEM;
 		ctx->journal = grown;
 		e = &ctx->journal[ctx->journal_n++];
-		*e = (struct vs_journal_ent){.dev = dev, .ino = ino, .mode = v.mode};
+		*e = (struct vs_journal_ent){.dev = dev,
+		                             .ino = ino,
+		                             .mtime_sec = v.mtime_sec,
+		                             .mtime_nsec = v.mtime_nsec,
+		                             .mode = v.mode};
 		e->xs.have_cap = v.cap_len > 0;
 		e->xs.cap_len = v.cap_len;
 		memcpy(e->xs.cap, v.cap, v.cap_len);
@@ -85,7 +91,12 @@ bool vs_journal_lookup(struct vs_ctx *ctx, const struct statx *stx, uint32_t *mo
 	for (size_t i = 0; i < ctx->journal_n; i++) {
 		const struct vs_journal_ent *e = &ctx->journal[i];
 
-		if (e->ino == stx->stx_ino && e->dev == stx_dev(stx)) {
+		/* chown, chmod and setxattr leave mtime alone: a note whose file
+		 * was deleted and whose inode number now holds another file
+		 * does not match it */
+		if (e->ino == stx->stx_ino && e->dev == stx_dev(stx) &&
+		    e->mtime_sec == stx->stx_mtime.tv_sec &&
+		    e->mtime_nsec == stx->stx_mtime.tv_nsec) {
 			*mode = (stx->stx_mode & S_IFMT) | (e->mode & 07777);
 			*xs = e->xs;
 			return true;
@@ -97,7 +108,10 @@ bool vs_journal_lookup(struct vs_ctx *ctx, const struct statx *stx, uint32_t *mo
 int vs_journal_add(struct vs_ctx *ctx, const struct statx *stx, uint32_t mode,
                    const struct vs_xattr_state *xs)
 {
-	struct journal_value v = {.magic = JOURNAL_MAGIC, .mode = mode};
+	struct journal_value v = {.magic = JOURNAL_MAGIC,
+	                          .mode = mode,
+	                          .mtime_sec = stx->stx_mtime.tv_sec,
+	                          .mtime_nsec = stx->stx_mtime.tv_nsec};
 	char key[96];
 
 	if (atomic_load_explicit(&ctx->journal_off, memory_order_relaxed))
