@@ -1,0 +1,698 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * latfs: a FUSE passthrough of a directory that answers every request only
+ * after a fixed delay, standing in for NFS or network block storage, where
+ * each metadata operation is a round trip (bench/run's "slow" cache state).
+ *
+ *   latfs [--delay-us N] [--threads N] [--no-xattrs] [--readdirplus]
+ *         [--foreground] [--debug] BACKING MOUNTPOINT
+ *
+ * Metadata only, what an ownership walk does: lookup, getattr, setattr
+ * (owner and mode), readlink, readdir(plus), statfs and the xattr calls; no
+ * open, read, write, create or unlink. Each request waits --delay-us (1000)
+ * before it is served, by up to --threads (128) threads at once, so that
+ * concurrent requests overlap their delays as on a network filesystem.
+ * Forgets are not delayed: the kernel does not wait for them.
+ *
+ * As on NFS, lookups in one directory run in parallel and a chown does not
+ * make the kernel fetch the attributes first (see INIT_FLAGS). --readdirplus
+ * answers every readdir with the entries' attributes, as an NFS READDIRPLUS
+ * does, so a walk needs no lookup per entry. --no-xattrs answers ENOSYS to
+ * the xattr calls: the kernel stops asking and answers EOPNOTSUPP itself
+ * without a round trip, as on an NFS mount without xattr support.
+ *
+ * Mount a fresh instance for every measurement: attributes stay cached in the
+ * kernel for 60 s (an NFS client's acregmax), so a second walk over the same
+ * mount is a warm one. Root only (it mounts with mount(2)); daemonizes once
+ * mounted unless --foreground, and exits when unmounted.
+ *
+ * Each kernel inode is one backing inode, pinned by an O_PATH|O_NOFOLLOW fd
+ * and found again by (st_dev, st_ino), so hard links are one inode as on the
+ * backing filesystem. Nothing in the backing tree is followed: symlinks are
+ * entries of their own, and their xattrs answer EOPNOTSUPP (from an O_PATH
+ * fd, the only way to reach them would follow the link).
+ */
+#define FUSE_USE_VERSION 312
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/fuse.h>
+#include <signal.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <search.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CACHE_TIMEOUT 60.0
+
+struct node {
+	dev_t dev;
+	ino_t ino;
+	int fd; /* O_PATH|O_NOFOLLOW on the backing entry */
+	bool is_symlink;
+	uint64_t nlookup; /* the kernel's references; under table_lock */
+};
+
+struct dir {
+	DIR *dp;
+	off_t next; /* offset of the entry the next readdir starts at */
+};
+
+static struct node root;
+static void *table; /* tsearch tree of struct node by (dev, ino) */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct timespec delay = {.tv_nsec = 1000000};
+static bool readdirplus_always;
+
+/* The round trip: every answer waits for it. */
+static void wait_delay(void)
+{
+	struct timespec left = delay;
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) == EINTR)
+		;
+}
+
+static struct node *node_of(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? &root : (struct node *)(uintptr_t)ino;
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+	const struct node *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+/* The path that reaches a node's own inode through its O_PATH fd, for the
+ * calls that have no fd or AT_EMPTY_PATH form; never used on a symlink. */
+static void proc_path(const struct node *n, char buf[static 32])
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", n->fd);
+}
+
+/* Looks NAME up in PARENT and takes one kernel reference on its node.
+ * Returns 0 or an errno. */
+static int lookup_ref(struct node *parent, const char *name, struct fuse_entry_param *e)
+{
+	struct node *n, **slot;
+	int fd, err;
+
+	memset(e, 0, sizeof(*e));
+	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		close(fd);
+		return ENOMEM;
+	}
+	n->dev = e->attr.st_dev;
+	n->ino = e->attr.st_ino;
+	pthread_mutex_lock(&table_lock);
+	slot = tsearch(n, &table, node_cmp);
+	if (!slot) {
+		pthread_mutex_unlock(&table_lock);
+		free(n);
+		close(fd);
+		return ENOMEM;
+	}
+	if (*slot != n) { /* known inode: another name or a second lookup */
+		free(n);
+		close(fd);
+		n = *slot;
+	} else {
+		n->fd = fd;
+		n->is_symlink = S_ISLNK(e->attr.st_mode);
+	}
+	n->nlookup++;
+	pthread_mutex_unlock(&table_lock);
+	e->ino = (uintptr_t)n;
+	e->attr_timeout = CACHE_TIMEOUT;
+	e->entry_timeout = CACHE_TIMEOUT;
+	return 0;
+}
+
+static void unref(fuse_ino_t ino, uint64_t count)
+{
+	struct node *n = node_of(ino);
+
+	if (n == &root)
+		return;
+	pthread_mutex_lock(&table_lock);
+	n->nlookup -= count;
+	if (n->nlookup == 0) {
+		tdelete(n, &table, node_cmp);
+		close(n->fd);
+		free(n);
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* See INIT_FLAGS: libfuse 3.14 wants both but does not say so. */
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV)
+		conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
+	if (readdirplus_always)
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int err;
+
+	wait_delay();
+	err = lookup_ref(node_of(parent), name, &e);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	unref(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		unref(forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void reply_attr(fuse_req_t req, const struct node *n)
+{
+	struct stat st;
+
+	if (fstatat(n->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	wait_delay();
+	reply_attr(req, node_of(ino));
+}
+
+/* Owner and mode, what a walk changes; size and times are not served. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+	struct node *n = node_of(ino);
+	char proc[32];
+
+	(void)fi;
+	wait_delay();
+	if (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	/* The owner first: a chown clears setuid/setgid, and a mode sent with
+	 * it is the mode wanted after it. */
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
+		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		proc_path(n, proc);
+		if (n->is_symlink || chmod(proc, attr->st_mode & 07777) < 0) {
+			fuse_reply_err(req, n->is_symlink ? EOPNOTSUPP : errno);
+			return;
+		}
+	}
+	reply_attr(req, n);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	ssize_t len;
+
+	wait_delay();
+	len = readlinkat(node_of(ino)->fd, "", buf, PATH_MAX);
+	if (len < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	buf[len] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir *d;
+	int fd;
+
+	wait_delay();
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fd = openat(node_of(ino)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d->dp = fd < 0 ? NULL : fdopendir(fd);
+	if (!d->dp) {
+		int err = errno;
+
+		if (fd >= 0)
+			close(fd);
+		free(d);
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	fuse_reply_open(req, fi);
+}
+
+static bool is_dot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/* Fills at most SIZE bytes of entries from OFF on; with PLUS, each entry but
+ * . and .. is looked up and carries its attributes and a kernel reference. */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi, bool plus)
+{
+	struct dir *d = (struct dir *)(uintptr_t)fi->fh;
+	char *buf, *p;
+	size_t left = size;
+	int err = 0;
+
+	wait_delay();
+	buf = p = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (off != d->next) {
+		seekdir(d->dp, off);
+		d->next = off;
+	}
+	for (;;) {
+		struct fuse_entry_param e = {0};
+		struct dirent *de;
+		size_t len;
+
+		errno = 0;
+		de = readdir(d->dp);
+		if (!de) {
+			err = errno;
+			break;
+		}
+		if (plus && !is_dot(de->d_name)) {
+			if (lookup_ref(node_of(ino), de->d_name, &e) != 0)
+				continue; /* gone since it was listed */
+		} else {
+			e.attr.st_ino = de->d_ino;
+			e.attr.st_mode = DTTOIF(de->d_type);
+		}
+		if (plus)
+			len = fuse_add_direntry_plus(req, p, left, de->d_name, &e, de->d_off);
+		else
+			len = fuse_add_direntry(req, p, left, de->d_name, &e.attr, de->d_off);
+		if (len > left) { /* full: this entry starts the next call */
+			if (e.ino)
+				unref(e.ino, 1);
+			seekdir(d->dp, d->next);
+			break;
+		}
+		p += len;
+		left -= len;
+		d->next = de->d_off;
+	}
+	if (err && p == buf)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, (size_t)(p - buf));
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir *d = (struct dir *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	wait_delay();
+	closedir(d->dp);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	wait_delay();
+	if (fstatvfs(node_of(ino)->fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/* The xattr calls reach the inode through /proc/self/fd, which would follow
+ * a symlink: those get EOPNOTSUPP. Returns the path, or NULL when answered. */
+static const char *xattr_path(fuse_req_t req, fuse_ino_t ino, char buf[static 32])
+{
+	struct node *n = node_of(ino);
+
+	wait_delay();
+	if (n->is_symlink) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return NULL;
+	}
+	proc_path(n, buf);
+	return buf;
+}
+
+/* listxattr (NAME NULL) and getxattr; SIZE 0 asks for the length only. */
+static void read_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char proc[32], *buf = NULL;
+	ssize_t len;
+
+	if (!xattr_path(req, ino, proc))
+		return;
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	len = name ? getxattr(proc, name, buf, size) : listxattr(proc, buf, size);
+	if (len < 0)
+		fuse_reply_err(req, errno);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else
+		fuse_reply_buf(req, buf, (size_t)len);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	read_xattr(req, ino, NULL, size);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	read_xattr(req, ino, name, size);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+	char proc[32];
+
+	if (xattr_path(req, ino, proc))
+		fuse_reply_err(req, setxattr(proc, name, value, size, flags) < 0 ? errno : 0);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	char proc[32];
+
+	if (xattr_path(req, ino, proc))
+		fuse_reply_err(req, removexattr(proc, name) < 0 ? errno : 0);
+}
+
+static struct fuse_lowlevel_ops ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .readlink = op_readlink,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .statfs = op_statfs,
+    .listxattr = op_listxattr,
+    .getxattr = op_getxattr,
+    .setxattr = op_setxattr,
+    .removexattr = op_removexattr,
+};
+
+/* ------------------------------------------------------------- plumbing */
+
+/*
+ * Two flags libfuse 3.14 never passes to the kernel, whatever init asks for
+ * (PARALLEL_DIROPS from 3.16 on, libfuse PR #861):
+ * - FUSE_PARALLEL_DIROPS: without it every lookup in a directory waits for
+ *   the one before it.
+ * - FUSE_HANDLE_KILLPRIV: the backing chown clears setuid, setgid and
+ *   security.capability itself; without it the kernel fetches the attributes
+ *   again before every chown of a file, a round trip NFS does not make.
+ * Custom I/O on our own /dev/fuse fd is the one place libfuse 3.14 lets us
+ * see the INIT exchange: the flags the kernel offered are added to the reply
+ * to the INIT request.
+ */
+#define INIT_FLAGS (FUSE_PARALLEL_DIROPS | FUSE_HANDLE_KILLPRIV)
+static uint64_t init_unique; /* of the INIT request; INIT comes first, alone */
+static uint32_t init_flags;  /* INIT_FLAGS that the kernel offered */
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	const struct fuse_in_header *in = buf;
+	ssize_t n = read(fd, buf, len);
+
+	(void)userdata;
+	if (n >= (ssize_t)(sizeof(*in) + sizeof(struct fuse_init_in)) && in->opcode == FUSE_INIT) {
+		const struct fuse_init_in *arg = (const void *)(in + 1);
+
+		init_unique = in->unique;
+		init_flags = arg->flags & INIT_FLAGS;
+	}
+	return n;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	const struct fuse_out_header *out = iov[0].iov_base;
+
+	(void)userdata;
+	if (init_unique && out->unique == init_unique && out->error == 0 && count >= 2 &&
+	    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
+		((struct fuse_init_out *)iov[1].iov_base)->flags |= init_flags;
+		init_unique = 0;
+	}
+	return writev(fd, iov, count);
+}
+
+static const struct fuse_custom_io io = {.read = io_read, .writev = io_writev};
+
+/* Mounts MNT by hand (root only), since custom I/O comes with our own fd.
+ * Returns the /dev/fuse fd, or -errno. */
+static int mount_fuse(const char *mnt)
+{
+	char opts[128];
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(opts, sizeof(opts),
+	         "fd=%d,rootmode=%o,user_id=%u,group_id=%u,default_permissions,allow_other", fd,
+	         S_IFDIR, getuid(), getgid());
+	if (mount("latfs", mnt, "fuse.latfs", MS_NOSUID | MS_NODEV, opts) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* A signal stops serving and takes the mount away; an unmount ends the loop
+ * by itself, and then the mount point may already hold the next instance. */
+static struct fuse_session *session;
+static volatile sig_atomic_t stopped;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopped = 1;
+	fuse_session_exit(session);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--no-xattrs] [--readdirplus]\n"
+	           "             [--foreground] [--debug] BACKING MOUNTPOINT\n");
+}
+
+static long number(const char *s, const char *what, long min)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min) {
+		fprintf(stderr, "latfs: %s wants a number >= %ld, not '%s'\n", what, min, s);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"delay-us", required_argument, NULL, 'D'}, {"threads", required_argument, NULL, 't'},
+	    {"no-xattrs", no_argument, NULL, 'X'},      {"readdirplus", no_argument, NULL, 'P'},
+	    {"foreground", no_argument, NULL, 'f'},     {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},           {0},
+	};
+	bool foreground = false;
+	unsigned threads = 128;
+	char *fargv[] = {argv[0], "-d", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct fuse_loop_config *cfg;
+	char *mnt;
+	struct rlimit rl;
+	long us;
+	int c, fd, rc;
+
+	while ((c = getopt_long(argc, argv, "fdh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			us = number(optarg, "--delay-us", 0);
+			delay = (struct timespec){.tv_sec = us / 1000000,
+			                          .tv_nsec = us % 1000000 * 1000};
+			break;
+		case 't':
+			threads = (unsigned)number(optarg, "--threads", 1);
+			break;
+		case 'X':
+			ops.listxattr = NULL, ops.getxattr = NULL;
+			ops.setxattr = NULL, ops.removexattr = NULL;
+			break;
+		case 'P':
+			ops.readdirplus = op_readdirplus;
+			readdirplus_always = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'd':
+			foreground = true;
+			args.argc = 2;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		return 2;
+	}
+	mnt = realpath(argv[optind + 1], NULL); /* fuse_daemonize() goes to / */
+	if (!mnt) {
+		fprintf(stderr, "latfs: cannot use '%s': %s\n", argv[optind + 1], strerror(errno));
+		return 1;
+	}
+
+	/* One fd per inode the kernel holds: a tree's worth. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	root.fd = open(argv[optind], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root.fd < 0) {
+		fprintf(stderr, "latfs: cannot open '%s': %s\n", argv[optind], strerror(errno));
+		return 1;
+	}
+	session = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+	fuse_opt_free_args(&args);
+	if (!session)
+		return 1;
+	fd = mount_fuse(mnt);
+	if (fd < 0) {
+		fprintf(stderr, "latfs: cannot mount on '%s': %s\n", mnt, strerror(-fd));
+		return 1;
+	}
+	if (fuse_session_custom_io(session, &io, fd) != 0) {
+		umount2(mnt, MNT_DETACH);
+		return 1;
+	}
+	/* The parent exits once the child runs: mounted, and ready to serve. */
+	if (fuse_daemonize(foreground) != 0) {
+		umount2(mnt, MNT_DETACH);
+		return 1;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return 1;
+	fuse_loop_cfg_set_max_threads(cfg, threads);
+	fuse_loop_cfg_set_idle_threads(cfg, threads); /* no thread churn between bursts */
+	rc = fuse_session_loop_mt(session, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	if (stopped)
+		umount2(mnt, MNT_DETACH);
+	fuse_session_destroy(session);
+	free(mnt);
+	return rc == 0 ? 0 : 1;
+}
