@@ -86,6 +86,14 @@ VS_EXPORT bool vs_idmap_in_to(const struct vs_idmap *m, uint32_t id);
 /* Swaps FROM and TO of every range (unshift). */
 VS_EXPORT void vs_idmap_reverse(struct vs_idmap *m);
 
+/*
+ * Parses a whole decimal number, no sign, no blanks, no leading "+", into
+ * *ret when it is at most max: the one number parser of the CLI, the OCI
+ * hook and the maps. -EINVAL for anything that is not a number, -ERANGE past
+ * max.
+ */
+VS_EXPORT int vs_parse_u32(const char *s, uint32_t max, uint32_t *ret);
+
 /* ------------------------------------------------------------------- jobs */
 
 enum vs_mode {
@@ -142,6 +150,12 @@ struct vs_job {
 /* Fills job with the defaults for mode (policy always, engine auto, ...). */
 VS_EXPORT void vs_job_init(struct vs_job *job, enum vs_mode mode);
 
+/*
+ * "always" / "on-root-mismatch", or kubelet's fsGroupChangePolicy spelling
+ * "Always" / "OnRootMismatch". 0, or -EINVAL for anything else.
+ */
+VS_EXPORT int vs_policy_parse(const char *s, enum vs_policy *ret);
+
 /* ----------------------------------------------------------------- report */
 
 /* How a run ended; the values are volshift's exit statuses. */
@@ -163,6 +177,7 @@ struct vs_report {
 	enum vs_status status;
 	char message[512]; /* why it could not start; "" otherwise */
 
+	const char *mode;         /* what made it: "fsgroup", "shift" or "mount" */
 	const char *method;       /* "walk" or "idmapped-mount" */
 	const char *engine;       /* "sync" or "uring" (NULL when nothing walked) */
 	bool skipped;             /* on-root-mismatch found the root already right */
@@ -175,6 +190,9 @@ struct vs_report {
 	uint64_t acls;           /* ACLs rewritten (shift) */
 	uint64_t caps;           /* security.capability values written back */
 	uint64_t skipped_mounts; /* mount points not entered */
+	uint64_t dirs_read;      /* directories read (getdents) */
+	uint64_t statx;          /* statx calls on entries */
+	uint64_t statx_ring;     /* of those, served through io_uring */
 
 	unsigned n_errors; /* sample: the first VS_ERROR_SAMPLE_MAX */
 	struct vs_error errors[VS_ERROR_SAMPLE_MAX];
@@ -190,12 +208,32 @@ struct vs_report {
 };
 
 /*
- * Runs job. Returns 0 when the run started (ret->status is then OK or
- * PARTIAL) and a negative errno when it did not (ret->status BAD_INPUT or
- * CANNOT_START, ret->message says why). ret is always filled and must be
- * released with vs_report_free.
+ * Checks what can be checked of job without touching anything: the mode,
+ * the GID, the maps (vs_idmap_validate), the policy and the engine; not the
+ * path. Returns 0, or -EINVAL with ret->status VS_STATUS_BAD_INPUT and
+ * ret->message saying why (ret is otherwise left alone). vs_run and
+ * vs_run_at call it first; a front end that fixes several trees calls it on
+ * every job before it runs any.
+ */
+VS_EXPORT int vs_job_validate(const struct vs_job *job, struct vs_report *ret);
+
+/*
+ * Runs job on the tree at job->path (opened without following a symlink).
+ * Returns 0 when the run started (ret->status is then OK or PARTIAL) and a
+ * negative errno when it did not (ret->status BAD_INPUT or CANNOT_START,
+ * ret->message says why). ret is always filled and must be released with
+ * vs_report_free.
  */
 VS_EXPORT int vs_run(const struct vs_job *job, struct vs_report *ret);
+
+/*
+ * The same on the directory dirfd already refers to (O_RDONLY or O_PATH; it
+ * is not closed, and its file position is not used), for callers that
+ * opened and checked the tree themselves: nothing is looked up by path
+ * again. job->path, which may be NULL, only names the tree in messages and
+ * in the report.
+ */
+VS_EXPORT int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *ret);
 
 VS_EXPORT void vs_report_free(struct vs_report *r);
 

@@ -169,7 +169,7 @@ static struct vs_worker *new_worker(const struct vs_engine_ops *e)
 
 	cr_assert_not_null(w);
 	w->engine = e;
-	r = e->init(w);
+	r = e->init(w, 1);
 	cr_assert_eq(r, 0, "%s init: %s", e->name, strerror(-r));
 	return w;
 }
@@ -372,7 +372,7 @@ static void seccomp_case(int nr, int err)
 	seccomp_deny(nr, err);
 	cr_assert_eq(vs_uring_probe(), -err);
 	if (nr == __NR_io_uring_setup) {
-		cr_assert_eq(vs_engine_uring.init(&w), -err);
+		cr_assert_eq(vs_engine_uring.init(&w, 1), -err);
 		cr_assert_null(w.engine_data);
 	}
 }
@@ -499,7 +499,7 @@ Test(engine_disabled, probe_fails)
 	/* and a worker's init says so too, rather than half working */
 	struct vs_worker w = {0};
 
-	cr_assert_lt(vs_engine_uring.init(&w), 0);
+	cr_assert_lt(vs_engine_uring.init(&w, 1), 0);
 	cr_assert_null(w.engine_data);
 }
 

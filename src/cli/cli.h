@@ -108,12 +108,10 @@ struct cli_maps {
 };
 int cli_map_opt(int opt, const char *arg, struct vs_job *job, struct cli_maps *maps);
 
-/* Checks the collected maps (exactly one source, both uid and gid maps, the
- * overlap rules), reads --from-pid, applies --reverse. 0 or EXIT_BAD_INPUT. */
+/* Checks the collected maps (exactly one source, both uid and gid maps),
+ * reads --from-pid, applies --reverse; the overlap rules are the library's
+ * (vs_job_validate, when the job runs). 0 or EXIT_BAD_INPUT. */
 int cli_maps_finish(struct vs_job *job, struct cli_maps *maps);
-
-/* Parses a whole non-negative decimal number no larger than max. */
-int cli_parse_u32(const char *s, uint32_t max, uint32_t *ret);
 
 /* Progress on stderr as --progress and --quiet ask: attach before vs_run (or
  * vs_mount), done after it (clears a live line). */

@@ -36,34 +36,13 @@ const char cli_map_help[] =
     "  --from-pid PID      use the maps of PID's user namespace (/proc/PID/uid_map, gid_map)\n"
     "  --reverse           swap FROM and TO: give a shifted tree back its original IDs\n";
 
-int cli_parse_u32(const char *s, uint32_t max, uint32_t *ret)
-{
-	unsigned long long v = 0;
-
-	if (!s || !*s)
-		return -EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(*p - '0');
-		if (v > max)
-			return -ERANGE;
-	}
-	*ret = (uint32_t)v;
-	return 0;
-}
-
 int cli_common_opt(int opt, const char *arg, struct vs_job *job, struct cli_common *out)
 {
 	uint32_t n;
 
 	switch (opt) {
 	case OPT_POLICY:
-		if (!strcmp(arg, "always"))
-			job->policy = VS_POLICY_ALWAYS;
-		else if (!strcmp(arg, "on-root-mismatch") || !strcmp(arg, "OnRootMismatch"))
-			job->policy = VS_POLICY_ON_ROOT_MISMATCH;
-		else
+		if (vs_policy_parse(arg, &job->policy) < 0)
 			return usage_error("invalid --policy '%s' (always or on-root-mismatch)",
 			                   arg);
 		return 0;
@@ -71,7 +50,7 @@ int cli_common_opt(int opt, const char *arg, struct vs_job *job, struct cli_comm
 		job->dry_run = true;
 		return 0;
 	case OPT_JOBS:
-		if (cli_parse_u32(arg, 256, &n) < 0 || n == 0)
+		if (vs_parse_u32(arg, 256, &n) < 0 || n == 0)
 			return usage_error("invalid --jobs '%s' (a number from 1 to 256)", arg);
 		job->jobs = n;
 		return 0;
@@ -146,7 +125,7 @@ int cli_map_opt(int opt, const char *arg, struct vs_job *job, struct cli_maps *m
 		maps->any_gid = true;
 		return add_range(&job->gid_map, "--gid-map", arg);
 	case OPT_FROM_PID:
-		if (cli_parse_u32(arg, 0x7fffffff, &pid) < 0 || pid == 0)
+		if (vs_parse_u32(arg, 0x7fffffff, &pid) < 0 || pid == 0)
 			return usage_error("invalid --from-pid '%s' (a process ID)", arg);
 		maps->from_pid = (pid_t)pid;
 		return 0;
@@ -160,7 +139,6 @@ int cli_map_opt(int opt, const char *arg, struct vs_job *job, struct cli_maps *m
 int cli_maps_finish(struct vs_job *job, struct cli_maps *maps)
 {
 	int sources = !!maps->any_map + !!(maps->any_uid || maps->any_gid) + !!maps->from_pid;
-	const char *why;
 	int e;
 
 	if (sources == 0)
@@ -183,10 +161,7 @@ int cli_maps_finish(struct vs_job *job, struct cli_maps *maps)
 			return usage_error("cannot read the maps of PID %d: %s",
 			                   (int)maps->from_pid, strerror(-e));
 	}
-	if (vs_idmap_validate(&job->uid_map, &why) < 0)
-		return usage_error("invalid uid map: %s", why);
-	if (vs_idmap_validate(&job->gid_map, &why) < 0)
-		return usage_error("invalid gid map: %s", why);
+	/* the maps' rules are checked once, by the library, with the job */
 	if (maps->reverse) {
 		vs_idmap_reverse(&job->uid_map);
 		vs_idmap_reverse(&job->gid_map);

@@ -49,7 +49,7 @@ int cmd_fsgroup(int argc, char **argv)
 			help(stdout);
 			return EXIT_DONE;
 		case OPT_GID:
-			e = cli_parse_u32(optarg, UINT32_MAX - 1, &job.gid);
+			e = vs_parse_u32(optarg, UINT32_MAX - 1, &job.gid);
 			if (e < 0)
 				return usage_error(
 				    "invalid --gid '%s' (a number from 0 to 4294967294)", optarg);

@@ -232,23 +232,6 @@ static int check_unknown(json_t *ann, const char *where, char *err, size_t errsz
 	return 0;
 }
 
-static int parse_u32(const char *s, uint32_t *ret)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-		if (v > UINT32_MAX)
-			return -ERANGE;
-	}
-	*ret = (uint32_t)v;
-	return 0;
-}
-
 /* ---------------------------------------------------------------- mappings */
 
 static int get_u32_member(json_t *obj, const char *key, const char *what, size_t i, uint32_t *ret,
@@ -579,17 +562,10 @@ int oci_plan_build(const struct oci_state *st, const char *config_text, struct o
 	    (r = annotation(st, config_ann, OCI_ANN_POLICY, &policy, err, errsz)) < 0)
 		goto out;
 
-	if (policy) {
-		if (!strcmp(policy, "always"))
-			p.policy = VS_POLICY_ALWAYS;
-		else if (!strcmp(policy, "on-root-mismatch"))
-			p.policy = VS_POLICY_ON_ROOT_MISMATCH;
-		else {
-			r = fail(err, errsz,
-			         "annotation %s: '%s' is not 'always' or 'on-root-mismatch'",
-			         OCI_ANN_POLICY, policy);
-			goto out;
-		}
+	if (policy && vs_policy_parse(policy, &p.policy) < 0) {
+		r = fail(err, errsz, "annotation %s: '%s' is not 'always' or 'on-root-mismatch'",
+		         OCI_ANN_POLICY, policy);
+		goto out;
 	}
 	if (fsgroup && !fsgroup_paths) {
 		r = fail(err, errsz, "annotation %s is set but %s is not", OCI_ANN_FSGROUP,
@@ -602,7 +578,7 @@ int oci_plan_build(const struct oci_state *st, const char *config_text, struct o
 		goto out;
 	}
 	/* (gid_t)-1 means "leave the group" to chown: not a GID */
-	if (fsgroup && (parse_u32(fsgroup, &gid) < 0 || gid == UINT32_MAX)) {
+	if (fsgroup && vs_parse_u32(fsgroup, UINT32_MAX - 1, &gid) < 0) {
 		r = fail(err, errsz, "annotation %s: '%s' is not a GID (0..4294967294)",
 		         OCI_ANN_FSGROUP, fsgroup);
 		goto out;

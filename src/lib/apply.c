@@ -10,15 +10,11 @@
 
 #include "macros.h"
 #include "syscalls.h"
-#include "xattr.h"
 
 static int do_chown(int dirfd, const char *name, uint32_t uid, uint32_t gid)
 {
 	return fchownat(dirfd, name, uid, gid, vs_at_flags(name)) < 0 ? neg_errno() : 0;
 }
-
-/* Cleared once fchmodat2 turns out to be missing (pre-6.6 kernel, seccomp). */
-static atomic_int have_fchmodat2 = 1;
 
 /*
  * chmod without following a symlink. fchmodat(2) always follows, so a name
@@ -27,19 +23,20 @@ static atomic_int have_fchmodat2 = 1;
  * Older kernels: pin the inode with O_PATH, refuse a symlink, chmod through
  * the pinned fd's /proc link.
  */
-static int do_chmod(int dirfd, const char *name, uint32_t mode)
+static int do_chmod(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode)
 {
 	char proc[64];
 	struct stat st;
 
 	if (!*name)
 		return fchmod(dirfd, mode) < 0 ? neg_errno() : 0;
-	if (atomic_load_explicit(&have_fchmodat2, memory_order_relaxed)) {
+	/* fchmodat2 is missing before 6.6 (or behind seccomp): ask once a run */
+	if (!atomic_load_explicit(&ctx->no_fchmodat2, memory_order_relaxed)) {
 		if (sys_fchmodat2(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
 			return 0;
 		if (errno != ENOSYS)
 			return neg_errno();
-		atomic_store(&have_fchmodat2, 0);
+		atomic_store(&ctx->no_fchmodat2, true);
 	}
 
 	_cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -126,7 +123,7 @@ void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const cha
 			goto fail;
 	}
 	if (p.chmod) {
-		r = do_chmod(dirfd, name, p.mode);
+		r = do_chmod(ctx, dirfd, name, p.mode);
 		if (r < 0)
 			goto fail;
 	}
@@ -157,6 +154,7 @@ void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d)
 	if (!S_ISDIR(d->stx.stx_mode) && d->stx.stx_nlink > 1) {
 		lock = &ctx->ino_locks[d->stx.stx_ino % ARRAY_SIZE(ctx->ino_locks)];
 		pthread_mutex_lock(lock);
+		ctr_add(&w->c.statx, 1);
 		if (statx(dirfd, d->name, VS_STATX_FLAGS, VS_STATX_MASK, &d->stx) < 0) {
 			int r = neg_errno();
 

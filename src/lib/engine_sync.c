@@ -6,9 +6,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-static int sync_init(struct vs_worker *w)
+static int sync_init(struct vs_worker *w, unsigned n_workers)
 {
 	(void)w;
+	(void)n_workers;
 	return 0;
 }
 

@@ -29,40 +29,26 @@
 
 #include "macros.h"
 
-/*
- * Tunables. A benchmark may build this file with VS_URING_TUNABLE to change
- * them at run time; the library keeps them constant.
- */
-#ifdef VS_URING_TUNABLE
-#define URING_TUNABLE
-#else
-#define URING_TUNABLE const
-#endif
-
 /* SQ entries per worker ring: a whole batch goes out in one submission and
  * is reaped in one wait (64 measured the same; fewer adds refill rounds). */
-static URING_TUNABLE unsigned uring_entries = VS_BATCH_MAX;
+#define URING_ENTRIES VS_BATCH_MAX
 /*
  * io-wq bounded workers, i.e. statx running at once, for the whole run: split
  * between the walker threads, each thread's io-wq getting URING_IOWQ_MIN ..
  * URING_IOWQ_MAX. The kernel's default is min(ring size, 4 * CPUs), 8 here.
  * Measured (1 ms FUSE, 2 threads, per-thread limit): 8: 0.93 s, 16: 0.58 s,
- * 32: 0.42 s, 64: 0.33-0.45 s; CPU time the same. A tunable build may set
- * uring_iowq_bound to fix the per-thread limit instead.
+ * 32: 0.42 s, 64: 0.33-0.45 s; CPU time the same.
  */
 #define URING_IOWQ_TOTAL 64
 #define URING_IOWQ_MIN   8
 #define URING_IOWQ_MAX   32
-static URING_TUNABLE unsigned uring_iowq_bound = 0;
-/* Setup flags tried first; each refused (EINVAL) set falls to the next. */
-static URING_TUNABLE unsigned uring_flag_sets[] = {
+/* Setup flags tried in turn; each refused (EINVAL) set falls to the next. */
+static const unsigned uring_flag_sets[] = {
     IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
     IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED,
     IORING_SETUP_COOP_TASKRUN,
     0,
 };
-/* Index into uring_flag_sets where the tries start. */
-static URING_TUNABLE unsigned uring_flags_first = 0;
 
 /* How often a submission that finds no kernel resources (EAGAIN) is retried
  * with nothing in flight before the rest of the batch goes the plain way. */
@@ -88,7 +74,7 @@ static int ring_setup(struct io_uring *ring, unsigned entries, unsigned *ret_fla
 {
 	int r = -EINVAL;
 
-	for (unsigned i = uring_flags_first; i < ARRAY_SIZE(uring_flag_sets); i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(uring_flag_sets); i++) {
 		struct io_uring_params p = {.flags = uring_flag_sets[i]};
 
 		r = io_uring_queue_init_params(entries, ring, &p);
@@ -110,7 +96,7 @@ static int ring_enable(struct io_uring *ring)
 	return io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
 }
 
-static int uring_init(struct vs_worker *w)
+static int uring_init(struct vs_worker *w, unsigned n_workers)
 {
 	struct uring_state *s;
 	int r;
@@ -118,21 +104,16 @@ static int uring_init(struct vs_worker *w)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	r = ring_setup(&s->ring, uring_entries, &s->setup_flags);
+	r = ring_setup(&s->ring, URING_ENTRIES, &s->setup_flags);
 	if (r < 0) {
 		free(s);
 		return r;
 	}
-	s->iowq_bound = uring_iowq_bound;
-	if (!s->iowq_bound) {
-		unsigned n = w->ctx && w->ctx->n_workers ? w->ctx->n_workers : 1;
-
-		s->iowq_bound = URING_IOWQ_TOTAL / n;
-		if (s->iowq_bound < URING_IOWQ_MIN)
-			s->iowq_bound = URING_IOWQ_MIN;
-		if (s->iowq_bound > URING_IOWQ_MAX)
-			s->iowq_bound = URING_IOWQ_MAX;
-	}
+	s->iowq_bound = URING_IOWQ_TOTAL / (n_workers ? n_workers : 1);
+	if (s->iowq_bound < URING_IOWQ_MIN)
+		s->iowq_bound = URING_IOWQ_MIN;
+	if (s->iowq_bound > URING_IOWQ_MAX)
+		s->iowq_bound = URING_IOWQ_MAX;
 	w->engine_data = s;
 	return 0;
 }
@@ -221,7 +202,7 @@ static unsigned batch_ring(struct uring_state *s, int dirfd, struct vs_dent *d, 
 
 		/* Queue while the SQ has room. Keeping inflight within the SQ
 		 * size also keeps it within the CQ (twice that): no overflow. */
-		while (next < n && inflight + queued < uring_entries &&
+		while (next < n && inflight + queued < URING_ENTRIES &&
 		       (sqe = io_uring_get_sqe(ring))) {
 			io_uring_prep_statx(sqe, dirfd, d[next].name, VS_STATX_FLAGS, VS_STATX_MASK,
 			                    &d[next].stx);
@@ -278,6 +259,7 @@ static void uring_stat_batch(struct vs_worker *w, int dirfd, struct vs_dent *d, 
 		s->broken = true;
 	if (s && !s->broken && n > 1)
 		done = batch_ring(s, dirfd, d, n);
+	ctr_add(&w->c.statx_ring, done);
 	/* A lone entry is not worth a hand-off to io-wq. */
 	for (unsigned i = done; i < n; i++)
 		stat_plain(dirfd, &d[i]);

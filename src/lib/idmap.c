@@ -30,6 +30,25 @@ static int parse_id(const char *s, const char **end, uint64_t *ret)
 	return 0;
 }
 
+int vs_parse_u32(const char *s, uint32_t max, uint32_t *ret)
+{
+	const char *end;
+	uint64_t v;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	r = parse_id(s, &end, &v);
+	if (r < 0)
+		return r;
+	if (*end)
+		return -EINVAL;
+	if (v > max)
+		return -ERANGE;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
 int vs_idmap_parse_range(const char *s, struct vs_idmap_range *ret)
 {
 	uint64_t v[3];

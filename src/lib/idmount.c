@@ -44,39 +44,14 @@ void vs_mount_job_init(struct vs_mount_job *job)
 	job->fallback = VS_FALLBACK_SHIFT;
 }
 
-/* statfs f_type values (linux/magic.h and the filesystems' own headers). */
-static const struct {
-	uint32_t magic;
-	const char *name;
-} fs_names[] = {
-    {0xEF53, "ext4"}, /* ext2, ext3 and ext4 share it */
-    {0x01021994, "tmpfs"}, {0x858458f6, "ramfs"},    {0x958458f6, "hugetlbfs"},
-    {0x6969, "nfs"},       {0x58465342, "xfs"},      {0x9123683E, "btrfs"},
-    {0x65735546, "fuse"},  {0x794c7630, "overlay"},  {0xFF534D42, "cifs"},
-    {0xFE534D42, "smb2"},  {0x00c36400, "ceph"},     {0x01021997, "9p"},
-    {0xF2F52010, "f2fs"},  {0x2fc12fc1, "zfs"},      {0xca451a4e, "bcachefs"},
-    {0xE0F5E1E2, "erofs"}, {0x73717368, "squashfs"}, {0x01161970, "gfs2"},
-    {0x7461636f, "ocfs2"}, {0x4d44, "vfat"},         {0x2011BAB0, "exfat"},
-    {0x5346544e, "ntfs"},  {0x9660, "iso9660"},      {0x9fa0, "proc"},
-    {0x62656572, "sysfs"}, {0x64626720, "debugfs"},  {0x63677270, "cgroup2"},
-};
-
 static void fstype_name(int fd, char *buf, size_t size)
 {
 	struct statfs s;
-	uint32_t magic;
 
-	if (fstatfs(fd, &s) < 0) {
+	if (fstatfs(fd, &s) < 0)
 		snprintf(buf, size, "unknown");
-		return;
-	}
-	magic = (uint32_t)s.f_type;
-	for (size_t i = 0; i < ARRAY_SIZE(fs_names); i++)
-		if (fs_names[i].magic == magic) {
-			snprintf(buf, size, "%s", fs_names[i].name);
-			return;
-		}
-	snprintf(buf, size, "0x%x", magic);
+	else
+		vs_fs_name((unsigned long)s.f_type, buf, size);
 }
 
 /* What the kernel answers when this mount cannot be idmapped here. */
@@ -231,7 +206,6 @@ static int open_dir(const char *what, const char *path, struct vs_report *ret)
 /* The user namespace the job names or implies; an fd, or -errno with ret filled. */
 static int get_userns(const struct vs_mount_job *job, struct vs_report *ret)
 {
-	const char *reason;
 	char path[64];
 	int fd;
 
@@ -277,10 +251,9 @@ static int get_userns(const struct vs_mount_job *job, struct vs_report *ret)
 		}
 	}
 
-	if (vs_idmap_validate(&job->shift.uid_map, &reason) < 0)
-		return vs_fail(ret, VS_STATUS_BAD_INPUT, -EINVAL, "uid map: %s", reason);
-	if (vs_idmap_validate(&job->shift.gid_map, &reason) < 0)
-		return vs_fail(ret, VS_STATUS_BAD_INPUT, -EINVAL, "gid map: %s", reason);
+	fd = vs_job_validate(&job->shift, ret);
+	if (fd < 0)
+		return fd;
 	fd = vs_userns_make(&job->shift.uid_map, &job->shift.gid_map);
 	if (fd >= 0)
 		return fd;
@@ -301,13 +274,16 @@ static int get_userns(const struct vs_mount_job *job, struct vs_report *ret)
 	}
 }
 
-/* Not idmappable: shift on disk with the namespace's map, then bind plainly. */
+/*
+ * Not idmappable: shift on disk with the namespace's map, then bind plainly.
+ * The shift walks the very directory src_fd pinned (no second lookup of
+ * SOURCE), and fills ret; vs_mount adds its own fields after.
+ */
 static int fallback_shift(const struct vs_mount_job *job, int src_fd, int tgt_fd, int userns_fd,
-                          struct vs_report *ret)
+                          const char *fstype, struct vs_report *ret)
 {
 	_cleanup_free_ struct vs_job *sj = malloc(sizeof(*sj));
-	int probe_errno = ret->probe_errno, r;
-	char fstype[sizeof(ret->fstype)];
+	int r;
 
 	if (!sj)
 		return vs_fail(ret, VS_STATUS_CANNOT_START, -ENOMEM, "out of memory");
@@ -319,7 +295,7 @@ static int fallback_shift(const struct vs_mount_job *job, int src_fd, int tgt_fd
 			return vs_fail(ret, VS_STATUS_BAD_INPUT, r,
 			               "%s cannot be idmapped and the user namespace's maps "
 			               "cannot drive an on-disk shift: %s",
-			               ret->fstype,
+			               fstype,
 			               r == -EINVAL ? "they are the identity or overlap"
 			                            : strerror(-r));
 	}
@@ -327,12 +303,7 @@ static int fallback_shift(const struct vs_mount_job *job, int src_fd, int tgt_fd
 	if (job->recursive)
 		sj->cross_mounts = true;
 
-	memcpy(fstype, ret->fstype, sizeof(fstype));
-	r = vs_run(sj, ret);
-	ret->target = job->target;
-	ret->method = "walk";
-	ret->probe_errno = probe_errno;
-	memcpy(ret->fstype, fstype, sizeof(fstype));
+	r = vs_run_at(src_fd, sj, ret);
 	if (r < 0)
 		return r;
 	if (ret->status != VS_STATUS_OK) {
@@ -356,10 +327,12 @@ int vs_mount(const struct vs_mount_job *job, struct vs_report *ret)
 {
 	_cleanup_close_ int src = -1, tgt = -1, userns = -1, clone = -1;
 	const char *source = job->shift.path;
+	char fstype[sizeof(ret->fstype)];
 	struct timespec t0;
-	int r;
+	int probe_errno, r;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->mode = "mount";
 	ret->target = job->target;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
@@ -402,7 +375,14 @@ int vs_mount(const struct vs_mount_job *job, struct vs_report *ret)
 		               "'%s' is on %s, which cannot be idmapped here (%s); not shifting "
 		               "on disk (fallback: fail)",
 		               source, ret->fstype, strerror(ret->probe_errno));
-	r = fallback_shift(job, src, tgt, userns, ret);
+	memcpy(fstype, ret->fstype, sizeof(fstype));
+	probe_errno = ret->probe_errno;
+	r = fallback_shift(job, src, tgt, userns, fstype, ret);
+	ret->mode = "mount";
+	ret->target = job->target;
+	ret->method = "walk";
+	ret->probe_errno = probe_errno;
+	memcpy(ret->fstype, fstype, sizeof(fstype));
 	ret->elapsed_s = since(&t0);
 	return r;
 }

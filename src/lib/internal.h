@@ -61,7 +61,13 @@ struct vs_ctx {
 	uint64_t root_dev; /* makedev(stx_dev_major, stx_dev_minor) of the root */
 	uint64_t root_mnt_id;
 	bool have_mnt_id;
-	bool xattrs; /* !job->no_xattrs */
+	unsigned long root_fs_type; /* statfs f_type of the root's filesystem */
+	bool xattrs;                /* !job->no_xattrs */
+
+	/* What this run learnt the kernel lacks, so that it asks once (per
+	 * run: the library keeps no process-wide state). */
+	atomic_bool no_fchmodat2; /* fchmodat2 gave ENOSYS */
+	atomic_bool no_xattrat;   /* the *xattrat syscalls gave ENOSYS */
 
 	/* per-inode locks for hard-linked files, so two workers reaching two
 	 * names of one inode do not interleave read-cap / chown / write-cap */
@@ -85,6 +91,7 @@ struct vs_ctx {
 /* Counters each worker keeps alone and the run adds up at the end. */
 struct vs_counters {
 	uint64_t entries, changed, unmapped, failed, acls, caps, skipped_mounts;
+	uint64_t dirs_read, statx, statx_ring; /* the work itself, for the report */
 };
 
 /* One writer per counter; the progress reader loads them relaxed. */
@@ -101,18 +108,25 @@ void vs_record_error(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const
 
 /*
  * What must survive a chown: security.capability (the kernel drops it). Read
- * by vs_xattr_save before the chown into struct vs_xattr_state, written back
- * by vs_xattr_restore after, transformed for shift mode (v3, rootid mapped)
- * and byte-identical for fsgroup. An entry is addressed as (dirfd, name);
- * name "" is dirfd itself.
+ * by vs_xattr_save_hint before the chown into struct vs_xattr_state, written
+ * back by vs_xattr_restore after, transformed for shift mode (v3, rootid
+ * mapped) and byte-identical for fsgroup. An entry is addressed as (dirfd,
+ * name); name "" is dirfd itself.
+ *
+ * One listxattrat answers both "is there a capability to keep" and "is there
+ * an access ACL to map": vs_xattr_save_hint sets *ret_acl to 1 when the entry
+ * has an access ACL, 0 when it has none, -1 when it could not tell, and
+ * vs_acl_shift_hint takes that value (-1 when no save ran on this entry in
+ * this apply step) and skips the read of a non-directory's ACL when it is 0.
  */
 
 /* Returns 0 (state filled, have_cap false when there is none or the
  * filesystem has no xattrs) or -errno. Only called for regular files that
  * are about to be chowned, and only when ctx->xattrs. */
-int vs_xattr_save(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xattr_state *st);
+int vs_xattr_save_hint(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xattr_state *st,
+                       int *ret_acl);
 
-/* Writes back what vs_xattr_save read (transformed for shift). 1 when a
+/* Writes back what vs_xattr_save_hint read (transformed for shift). 1 when a
  * capability was written, 0 when there was none, -errno on failure. */
 int vs_xattr_restore(struct vs_ctx *ctx, int dirfd, const char *name,
                      const struct vs_xattr_state *st);
@@ -122,7 +136,7 @@ int vs_xattr_restore(struct vs_ctx *ctx, int dirfd, const char *name,
  * rewritten (0, 1 or 2; dry run: that would be) or -errno. ENOTSUP/ENODATA
  * are "nothing to do". Called for every entry, chowned or not, so that a
  * re-run after a crash finishes what a killed run began. */
-int vs_acl_shift(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode);
+int vs_acl_shift_hint(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode, int acl);
 
 /* ------------------------------------------------------------- engines */
 
@@ -142,8 +156,9 @@ struct vs_dent {
 
 struct vs_engine_ops {
 	const char *name;
-	/* per worker; returns 0 or -errno (then "auto" falls back to sync) */
-	int (*init)(struct vs_worker *w);
+	/* per worker, n_workers the run's count; returns 0 or -errno (then
+	 * "auto" falls back to sync) */
+	int (*init)(struct vs_worker *w, unsigned n_workers);
 	void (*fini)(struct vs_worker *w);
 	/* fills d[i].stx / d[i].err for d[0..n) relative to dirfd */
 	void (*stat_batch)(struct vs_worker *w, int dirfd, struct vs_dent *d, unsigned n);
@@ -194,8 +209,16 @@ void vs_journal_clear(struct vs_ctx *ctx);
 int vs_walk(struct vs_ctx *ctx, const struct vs_engine_ops *engine,
             void (*tick)(struct vs_ctx *ctx, void *userdata), void *userdata, unsigned tick_ms);
 
-/* proc, sysfs, cgroup, devpts, ...: never entered. */
-bool vs_is_pseudo_fs(unsigned long f_type);
+/* ---------------------------------------------------------- fstypes.c */
+
+#define VS_NSFS_MAGIC 0x6e736673
+
+/* proc, sysfs, cgroup, devpts, nsfs, ...: never entered. */
+bool vs_fs_is_pseudo(unsigned long f_type);
+/* network and FUSE filesystems: every metadata call is a round trip. */
+bool vs_fs_is_slow(unsigned long f_type);
+/* "ext4", "nfs", ... or "0x1234abcd" for one the table does not know. */
+void vs_fs_name(unsigned long f_type, char *buf, size_t size);
 
 /* ----------------------------------------------------------- helpers */
 

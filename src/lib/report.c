@@ -28,6 +28,19 @@ const char *vs_policy_name(enum vs_policy p)
 	return p == VS_POLICY_ON_ROOT_MISMATCH ? "on-root-mismatch" : "always";
 }
 
+int vs_policy_parse(const char *s, enum vs_policy *ret)
+{
+	if (!s)
+		return -EINVAL;
+	if (!strcmp(s, "always") || !strcmp(s, "Always"))
+		*ret = VS_POLICY_ALWAYS;
+	else if (!strcmp(s, "on-root-mismatch") || !strcmp(s, "OnRootMismatch"))
+		*ret = VS_POLICY_ON_ROOT_MISMATCH;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 void vs_report_free(struct vs_report *r)
 {
 	if (!r)
@@ -190,8 +203,8 @@ int vs_report_json(const struct vs_report *r, const struct vs_job *job, char **r
 
 	sb_puts(&b, "{");
 	if (job) {
-		sb_printf(
-		    &b, "\"mode\":\"%s\",\"path\":", r->target ? "mount" : vs_mode_name(job->mode));
+		sb_printf(&b,
+		          "\"mode\":\"%s\",\"path\":", r->mode ? r->mode : vs_mode_name(job->mode));
 		sb_json_str(&b, job->path);
 		if (r->target) {
 			sb_puts(&b, ",\"target\":");
@@ -210,12 +223,13 @@ int vs_report_json(const struct vs_report *r, const struct vs_job *job, char **r
 	sb_printf(&b,
 	          ",\"skipped\":%s,\"root_left_unmatched\":%s,\"entries\":%llu,\"changed\":%llu,"
 	          "\"unmapped\":%llu,\"failed\":%llu,\"acls\":%llu,\"caps\":%llu,"
-	          "\"skipped_mounts\":%llu,",
+	          "\"skipped_mounts\":%llu,\"dirs_read\":%llu,\"statx\":%llu,\"statx_ring\":%llu,",
 	          r->skipped ? "true" : "false", r->root_left_unmatched ? "true" : "false",
 	          (unsigned long long)r->entries, (unsigned long long)r->changed,
 	          (unsigned long long)r->unmapped, (unsigned long long)r->failed,
 	          (unsigned long long)r->acls, (unsigned long long)r->caps,
-	          (unsigned long long)r->skipped_mounts);
+	          (unsigned long long)r->skipped_mounts, (unsigned long long)r->dirs_read,
+	          (unsigned long long)r->statx, (unsigned long long)r->statx_ring);
 	sb_puts(&b, "\"errors\":[");
 	for (unsigned i = 0; i < r->n_errors; i++) {
 		sb_puts(&b, i ? ",{\"path\":" : "{\"path\":");
@@ -229,7 +243,8 @@ int vs_report_json(const struct vs_report *r, const struct vs_job *job, char **r
 		sb_puts(&b, ",\"message\":");
 		sb_json_str(&b, r->message);
 	}
-	if (r->probe_errno || r->fstype[0]) {
+	/* why a mount fell back to a walk: not there when it did not */
+	if (r->target && r->method && !strcmp(r->method, "walk") && r->fstype[0]) {
 		sb_printf(&b, ",\"probe_errno\":%d,\"fstype\":", r->probe_errno);
 		sb_json_str(&b, r->fstype);
 	}

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h> /* ST_RDONLY, which statfs f_flags reports too */
 #include <sys/resource.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -49,12 +49,10 @@ static bool have_caps(void)
 	return true;
 }
 
-static int check_job(const struct vs_job *job, struct vs_report *r)
+int vs_job_validate(const struct vs_job *job, struct vs_report *r)
 {
 	const char *why;
 
-	if (!job->path || !*job->path)
-		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "no path given");
 	switch (job->mode) {
 	case VS_MODE_FSGROUP:
 		if (job->gid == UINT32_MAX)
@@ -64,9 +62,9 @@ static int check_job(const struct vs_job *job, struct vs_report *r)
 		break;
 	case VS_MODE_SHIFT:
 		if (vs_idmap_validate(&job->uid_map, &why) < 0)
-			return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "uid map: %s", why);
+			return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "invalid uid map: %s", why);
 		if (vs_idmap_validate(&job->gid_map, &why) < 0)
-			return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "gid map: %s", why);
+			return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "invalid gid map: %s", why);
 		break;
 	default:
 		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "unknown mode %d", (int)job->mode);
@@ -77,48 +75,60 @@ static int check_job(const struct vs_job *job, struct vs_report *r)
 	if (job->engine > VS_ENGINE_SYNC)
 		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "unknown engine %d",
 		               (int)job->engine);
-	if (!job->dry_run && !have_caps())
-		return vs_fail(r, VS_STATUS_BAD_INPUT, -EPERM,
-		               "changing ownership needs root (CAP_CHOWN, CAP_FOWNER, CAP_FSETID)");
 	return 0;
 }
 
-static int open_root(struct vs_ctx *ctx, const struct vs_job *job, struct vs_report *r,
-                     struct statx *ret_stx)
+/* How messages name the tree: its path, or what vs_run_at was given. */
+static const char *tree_name(const struct vs_job *job)
 {
+	return job->path && *job->path ? job->path : "(the directory given by fd)";
+}
+
+/*
+ * Takes the tree at dirfd for this run: a descriptor of our own, readable
+ * (getdents needs it; dirfd may be O_PATH), of the same directory, reached
+ * without a lookup by path ("." of the directory itself). One fstatfs tells
+ * everything the run needs of the filesystem.
+ */
+static int open_root(struct vs_ctx *ctx, int dirfd, struct vs_report *r, struct statx *ret_stx)
+{
+	const struct vs_job *job = ctx->job;
 	struct statfs sfs;
-	struct statvfs svfs;
-	int fd, e;
+	struct stat st;
+	int e;
 
-	fd = open(job->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		e = errno;
-		if (e == ELOOP || e == ENOTDIR) {
-			struct stat st;
-
-			if (lstat(job->path, &st) == 0 && S_ISLNK(st.st_mode))
-				return vs_fail(r, VS_STATUS_BAD_INPUT, -ELOOP,
-				               "'%s' is a symbolic link; name the directory itself",
-				               job->path);
-			return vs_fail(r, VS_STATUS_BAD_INPUT, -ENOTDIR, "'%s' is not a directory",
-			               job->path);
-		}
-		return vs_fail(r, VS_STATUS_BAD_INPUT, -e, "cannot open '%s': %s", job->path,
-		               strerror(e));
+	if (fstat(dirfd, &st) < 0) {
+		e = neg_errno();
+		return vs_fail(r, VS_STATUS_BAD_INPUT, e, "cannot use '%s': %s", tree_name(job),
+		               strerror(-e));
 	}
-	ctx->root_fd = fd;
-	if (statx(fd, "", AT_EMPTY_PATH, VS_STATX_MASK, ret_stx) < 0 || fstatfs(fd, &sfs) < 0 ||
-	    fstatvfs(fd, &svfs) < 0) {
-		e = errno;
-		return vs_fail(r, VS_STATUS_CANNOT_START, -e, "cannot inspect '%s': %s", job->path,
-		               strerror(e));
+	if (S_ISLNK(st.st_mode))
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -ELOOP,
+		               "'%s' is a symbolic link; name the directory itself",
+		               tree_name(job));
+	if (!S_ISDIR(st.st_mode))
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -ENOTDIR, "'%s' is not a directory",
+		               tree_name(job));
+	ctx->root_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+	if (ctx->root_fd < 0) {
+		e = neg_errno();
+		return vs_fail(r, VS_STATUS_BAD_INPUT, e, "cannot open '%s': %s", tree_name(job),
+		               strerror(-e));
 	}
-	if (vs_is_pseudo_fs((unsigned long)sfs.f_type))
+	if (statx(ctx->root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, ret_stx) < 0 ||
+	    fstatfs(ctx->root_fd, &sfs) < 0) {
+		e = neg_errno();
+		return vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot inspect '%s': %s",
+		               tree_name(job), strerror(-e));
+	}
+	ctx->root_fs_type = (unsigned long)sfs.f_type;
+	if (vs_fs_is_pseudo(ctx->root_fs_type))
 		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL,
-		               "'%s' is on a pseudo-filesystem; refusing to walk it", job->path);
-	if (!job->dry_run && (svfs.f_flag & ST_RDONLY))
+		               "'%s' is on a pseudo-filesystem; refusing to walk it",
+		               tree_name(job));
+	if (!job->dry_run && (sfs.f_flags & ST_RDONLY))
 		return vs_fail(r, VS_STATUS_CANNOT_START, -EROFS,
-		               "'%s' is on a read-only filesystem", job->path);
+		               "'%s' is on a read-only filesystem", tree_name(job));
 	ctx->root_dev = makedev(ret_stx->stx_dev_major, ret_stx->stx_dev_minor);
 	ctx->have_mnt_id = ret_stx->stx_mask & STATX_MNT_ID;
 	ctx->root_mnt_id = ctx->have_mnt_id ? ret_stx->stx_mnt_id : 0;
@@ -127,28 +137,6 @@ static int open_root(struct vs_ctx *ctx, const struct vs_job *job, struct vs_rep
 
 /* auto: plain syscalls win on local, cached metadata (bench/); io_uring's
  * concurrency pays where each statx waits on storage or the network. */
-static bool slow_fs(int fd)
-{
-	static const unsigned long slow[] = {
-	    0x6969,     /* nfs */
-	    0x65735546, /* fuse */
-	    0xff534d42, /* cifs */
-	    0xfe534d42, /* smb2 */
-	    0x00c36400, /* ceph */
-	    0x47504653, /* gpfs */
-	    0x0bd00bd0, /* lustre */
-	    0x01021997, /* v9fs */
-	};
-	struct statfs sfs;
-
-	if (fstatfs(fd, &sfs) < 0)
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(slow); i++)
-		if ((unsigned long)sfs.f_type == slow[i])
-			return true;
-	return false;
-}
-
 static const struct vs_engine_ops *pick_engine(struct vs_ctx *ctx, bool slow, struct vs_report *r,
                                                int *err)
 {
@@ -180,7 +168,7 @@ static int start_workers(struct vs_ctx *ctx, const struct vs_engine_ops **engine
 		w->ctx = ctx;
 		w->id = i;
 		w->engine = *engine;
-		e = w->engine->init(w);
+		e = w->engine->init(w, ctx->n_workers);
 		if (e == 0)
 			continue;
 		for (unsigned j = 0; j < i; j++)
@@ -207,6 +195,9 @@ static void sum_counters(const struct vs_ctx *ctx, struct vs_counters *t)
 		t->acls += __atomic_load_n(&c->acls, __ATOMIC_RELAXED);
 		t->caps += __atomic_load_n(&c->caps, __ATOMIC_RELAXED);
 		t->skipped_mounts += __atomic_load_n(&c->skipped_mounts, __ATOMIC_RELAXED);
+		t->dirs_read += __atomic_load_n(&c->dirs_read, __ATOMIC_RELAXED);
+		t->statx += __atomic_load_n(&c->statx, __ATOMIC_RELAXED);
+		t->statx_ring += __atomic_load_n(&c->statx_ring, __ATOMIC_RELAXED);
 	}
 }
 
@@ -276,7 +267,7 @@ static unsigned default_jobs(bool slow)
 	return jobs;
 }
 
-int vs_run(const struct vs_job *job, struct vs_report *r)
+int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 {
 	struct vs_ctx ctx = {.job = job, .root_fd = -1};
 	const struct vs_engine_ops *engine;
@@ -288,6 +279,7 @@ int vs_run(const struct vs_job *job, struct vs_report *r)
 	int e;
 
 	memset(r, 0, sizeof(*r));
+	r->mode = vs_mode_name(job->mode);
 	r->method = "walk";
 	ctx.report = r;
 	pthread_mutex_init(&ctx.err_lock, NULL);
@@ -295,10 +287,15 @@ int vs_run(const struct vs_job *job, struct vs_report *r)
 		pthread_mutex_init(&ctx.ino_locks[i], NULL);
 	ctx.xattrs = !job->no_xattrs;
 
-	e = check_job(job, r);
+	e = vs_job_validate(job, r);
 	if (e < 0)
 		goto out;
-	e = open_root(&ctx, job, r, &root);
+	if (!job->dry_run && !have_caps()) {
+		e = vs_fail(r, VS_STATUS_BAD_INPUT, -EPERM,
+		            "changing ownership needs root (CAP_CHOWN, CAP_FOWNER, CAP_FSETID)");
+		goto out;
+	}
+	e = open_root(&ctx, dirfd, r, &root);
 	if (e < 0)
 		goto out;
 
@@ -309,7 +306,7 @@ int vs_run(const struct vs_job *job, struct vs_report *r)
 		goto out;
 	}
 
-	slow = slow_fs(ctx.root_fd);
+	slow = vs_fs_is_slow(ctx.root_fs_type);
 	ctx.n_workers = job->jobs ? job->jobs : default_jobs(slow);
 	if (ctx.n_workers > 256)
 		ctx.n_workers = 256;
@@ -333,7 +330,7 @@ int vs_run(const struct vs_job *job, struct vs_report *r)
 			e = unmatch_root(&ctx, &root);
 		if (e < 0) {
 			e = vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot prepare '%s': %s",
-			            job->path, strerror(-e));
+			            tree_name(job), strerror(-e));
 			goto stop;
 		}
 	}
@@ -370,6 +367,9 @@ int vs_run(const struct vs_job *job, struct vs_report *r)
 	r->acls = t.acls + root_c.acls;
 	r->caps = t.caps + root_c.caps;
 	r->skipped_mounts = t.skipped_mounts;
+	r->dirs_read = t.dirs_read;
+	r->statx = t.statx;
+	r->statx_ring = t.statx_ring;
 	if (e < 0)
 		vs_fail(r, VS_STATUS_PARTIAL, e, "the walk stopped early: %s", strerror(-e));
 	else
@@ -389,4 +389,27 @@ out:
 	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
 		pthread_mutex_destroy(&ctx.ino_locks[i]);
 	return e;
+}
+
+int vs_run(const struct vs_job *job, struct vs_report *r)
+{
+	_cleanup_close_ int fd = -1;
+	int e;
+
+	memset(r, 0, sizeof(*r));
+	r->mode = vs_mode_name(job->mode);
+	r->method = "walk";
+	if (!job->path || !*job->path)
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "no path given");
+	/* the job's own mistakes first: they say more than a missing path */
+	e = vs_job_validate(job, r);
+	if (e < 0)
+		return e;
+	fd = open(job->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		e = neg_errno();
+		return vs_fail(r, VS_STATUS_BAD_INPUT, e, "cannot open '%s': %s", job->path,
+		               strerror(-e));
+	}
+	return vs_run_at(fd, job, r);
 }

@@ -29,9 +29,6 @@
 #ifndef __NR_listxattrat
 #define __NR_listxattrat 465
 #endif
-#ifndef __NR_removexattrat
-#define __NR_removexattrat 466
-#endif
 
 #ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1
@@ -111,9 +108,4 @@ static inline ssize_t sys_listxattrat(int dfd, const char *path, unsigned at_fla
                                       size_t size)
 {
 	return syscall(__NR_listxattrat, dfd, path, at_flags, list, size);
-}
-
-static inline int sys_removexattrat(int dfd, const char *path, unsigned at_flags, const char *name)
-{
-	return (int)syscall(__NR_removexattrat, dfd, path, at_flags, name);
 }

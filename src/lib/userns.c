@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <stdio.h>
@@ -24,10 +23,6 @@
 
 #include "macros.h"
 #include "userns.h"
-
-#ifndef NSFS_MAGIC
-#define NSFS_MAGIC 0x6e736673
-#endif
 
 /* A child sitting in a user namespace until released. */
 struct holder {
@@ -188,7 +183,7 @@ int vs_userns_open(const char *path)
 		return neg_errno();
 	if (fstatfs(pfd, &sfs) < 0)
 		return neg_errno();
-	if ((unsigned long)sfs.f_type != NSFS_MAGIC)
+	if ((unsigned long)sfs.f_type != VS_NSFS_MAGIC)
 		return -ENOTTY;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
 	fd = open(proc, O_RDONLY | O_CLOEXEC);

@@ -67,7 +67,6 @@ struct walk {
 	atomic_long pending;      /* tasks queued or running */
 	atomic_int idle;
 	bool done;
-	int failed_start;
 };
 
 /* ------------------------------------------------------------- deques */
@@ -221,37 +220,6 @@ static void task_done(struct walk *wk)
 
 /* ------------------------------------------------------------ entries */
 
-static const unsigned long pseudo_fs[] = {
-    0x9fa0,     /* proc */
-    0x62656572, /* sysfs */
-    0x27e0eb,   /* cgroup */
-    0x63677270, /* cgroup2 */
-    0x1cd1,     /* devpts */
-    0x64626720, /* debugfs */
-    0x74726163, /* tracefs */
-    0x73636673, /* securityfs */
-    0xcafe4a11, /* bpf */
-    0x62656570, /* configfs */
-    0x6165676c, /* pstore */
-    0x19800202, /* mqueue */
-    0x65735543, /* fusectl */
-    0xde5e81e4, /* efivarfs */
-    0xf97cff8c, /* selinuxfs */
-    0x42494e4d, /* binfmt_misc */
-    0x0187,     /* autofs */
-    0x6e736673, /* nsfs */
-    0x50495045, /* pipefs */
-    0x534f434b, /* sockfs */
-};
-
-bool vs_is_pseudo_fs(unsigned long f_type)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(pseudo_fs); i++)
-		if (pseudo_fs[i] == f_type)
-			return true;
-	return false;
-}
-
 /* Is this entry on another mount than its directory? */
 static bool crosses_mount(const struct dir *d, const struct statx *stx)
 {
@@ -268,7 +236,7 @@ static bool mount_allowed(int dirfd, const char *name)
 
 	if (fd < 0 || fstatfs(fd, &sfs) < 0)
 		return false;
-	return !vs_is_pseudo_fs((unsigned long)sfs.f_type);
+	return !vs_fs_is_pseudo((unsigned long)sfs.f_type);
 }
 
 static void process_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, unsigned n)
@@ -276,6 +244,7 @@ static void process_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, u
 	struct vs_ctx *ctx = wk->ctx;
 
 	wk->engine->stat_batch(w, d->fd, w->dents, n);
+	ctr_add(&w->c.statx, n);
 	for (unsigned i = 0; i < n; i++) {
 		struct vs_dent *e = &w->dents[i];
 
@@ -391,6 +360,7 @@ static void read_dir(struct walk *wk, struct vs_worker *w, struct dir *d, char *
 		d->parent = NULL;
 		dir_unref(p);
 	}
+	ctr_add(&w->c.dirs_read, 1);
 
 	for (;;) {
 		long got = syscall(SYS_getdents64, d->fd, buf, bufsize);
@@ -545,10 +515,10 @@ int vs_walk(struct vs_ctx *ctx, const struct vs_engine_ops *engine,
 		}
 	}
 	pthread_mutex_unlock(&wk.lock);
+	/* fewer threads than asked (or none, then this one walked): still a
+	 * complete walk */
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(ctx->workers[i].thread, NULL);
-	if (started < n && started > 0)
-		r = 0; /* fewer threads than asked: still a complete walk */
 out:
 	for (unsigned i = 0; i < n; i++) {
 		free(wk.dq[i].t);

@@ -22,15 +22,6 @@
 #include "syscalls.h"
 #include "xattr.h"
 
-/* Whether the *xattrat syscalls exist: 0 not probed yet, 1 yes, -1 no. A
- * property of the running kernel, so one answer serves every run. */
-static atomic_int have_xattrat;
-
-void vs_xattr_use_at(bool on)
-{
-	atomic_store_explicit(&have_xattrat, on ? 0 : -1, memory_order_relaxed);
-}
-
 static bool nothing_to_do(int err)
 {
 	/* no such attribute; no xattrs (ramfs) or no ACLs (noacl) here */
@@ -46,34 +37,35 @@ static int proc_path(char *buf, size_t size, int dirfd, const char *name)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Whether to try the *at syscall; false once it is known to be missing. */
-static bool use_at(void)
+/* Whether to try the *at syscall; false once this run found it missing. */
+static bool use_at(struct vs_ctx *ctx)
 {
-	return atomic_load_explicit(&have_xattrat, memory_order_relaxed) >= 0;
+	return !atomic_load_explicit(&ctx->no_xattrat, memory_order_relaxed);
 }
 
 /* After a failed *at call: true when the proc fallback should be tried. */
-static bool at_failed(const char *name)
+static bool at_failed(struct vs_ctx *ctx, const char *name)
 {
 	if (errno == ENOSYS) {
-		atomic_store_explicit(&have_xattrat, -1, memory_order_relaxed);
+		atomic_store_explicit(&ctx->no_xattrat, true, memory_order_relaxed);
 		return true;
 	}
 	/* AT_EMPTY_PATH wants a real open file; the root may be O_PATH */
 	return errno == EBADF && !*name;
 }
 
-static ssize_t get_at(int dirfd, const char *name, const char *xname, void *buf, size_t size)
+static ssize_t get_at(struct vs_ctx *ctx, int dirfd, const char *name, const char *xname, void *buf,
+                      size_t size)
 {
 	char p[32 + NAME_MAX + 1];
 	ssize_t n;
 	int r;
 
-	if (use_at()) {
+	if (use_at(ctx)) {
 		n = sys_getxattrat(dirfd, name, (unsigned)vs_at_flags(name), xname, buf, size);
 		if (n >= 0)
 			return n;
-		if (!at_failed(name))
+		if (!at_failed(ctx, name))
 			return neg_errno();
 	}
 	r = proc_path(p, sizeof(p), dirfd, name);
@@ -84,16 +76,17 @@ static ssize_t get_at(int dirfd, const char *name, const char *xname, void *buf,
 	return n < 0 ? neg_errno() : n;
 }
 
-static int set_at(int dirfd, const char *name, const char *xname, const void *val, size_t size)
+static int set_at(struct vs_ctx *ctx, int dirfd, const char *name, const char *xname,
+                  const void *val, size_t size)
 {
 	char p[32 + NAME_MAX + 1];
 	int r;
 
-	if (use_at()) {
+	if (use_at(ctx)) {
 		r = sys_setxattrat(dirfd, name, (unsigned)vs_at_flags(name), xname, val, size, 0);
 		if (r >= 0)
 			return 0;
-		if (!at_failed(name))
+		if (!at_failed(ctx, name))
 			return neg_errno();
 	}
 	r = proc_path(p, sizeof(p), dirfd, name);
@@ -103,17 +96,17 @@ static int set_at(int dirfd, const char *name, const char *xname, const void *va
 	return r < 0 ? neg_errno() : 0;
 }
 
-static ssize_t list_at(int dirfd, const char *name, char *buf, size_t size)
+static ssize_t list_at(struct vs_ctx *ctx, int dirfd, const char *name, char *buf, size_t size)
 {
 	char p[32 + NAME_MAX + 1];
 	ssize_t n;
 	int r;
 
-	if (use_at()) {
+	if (use_at(ctx)) {
 		n = sys_listxattrat(dirfd, name, (unsigned)vs_at_flags(name), buf, size);
 		if (n >= 0)
 			return n;
-		if (!at_failed(name))
+		if (!at_failed(ctx, name))
 			return neg_errno();
 	}
 	r = proc_path(p, sizeof(p), dirfd, name);
@@ -150,12 +143,12 @@ static unsigned scan_list(const char *list, size_t len)
  * or -ERANGE when the list is too long for the buffer (the caller then asks
  * for each by name), or -errno; no xattr support at all gives 0.
  */
-static int what_is_there(int dirfd, const char *name)
+static int what_is_there(struct vs_ctx *ctx, int dirfd, const char *name)
 {
 	char list[1024];
 	ssize_t n;
 
-	n = list_at(dirfd, name, list, sizeof(list) - 1);
+	n = list_at(ctx, dirfd, name, list, sizeof(list) - 1);
 	if (n < 0)
 		return nothing_to_do((int)n) ? 0 : (int)n;
 	list[n] = '\0';
@@ -168,11 +161,10 @@ int vs_xattr_save_hint(struct vs_ctx *ctx, int dirfd, const char *name, struct v
 	int has;
 	ssize_t n;
 
-	(void)ctx;
 	st->have_cap = false;
 	st->cap_len = 0;
 	*ret_acl = -1;
-	has = what_is_there(dirfd, name);
+	has = what_is_there(ctx, dirfd, name);
 	if (has >= 0) {
 		*ret_acl = !!(has & HAS_ACL_ACCESS);
 		if (!(has & HAS_CAP))
@@ -180,7 +172,7 @@ int vs_xattr_save_hint(struct vs_ctx *ctx, int dirfd, const char *name, struct v
 	} else if (has != -ERANGE) {
 		return has;
 	}
-	n = get_at(dirfd, name, VS_XATTR_CAPS, st->cap, sizeof(st->cap));
+	n = get_at(ctx, dirfd, name, VS_XATTR_CAPS, st->cap, sizeof(st->cap));
 	if (n < 0)
 		/* EINVAL: a value the kernel will not hand out (v1, a bad
 		 * size). The chown would drop it and nothing could put it
@@ -189,13 +181,6 @@ int vs_xattr_save_hint(struct vs_ctx *ctx, int dirfd, const char *name, struct v
 	st->have_cap = true;
 	st->cap_len = (uint32_t)n;
 	return 0;
-}
-
-int vs_xattr_save(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xattr_state *st)
-{
-	int acl;
-
-	return vs_xattr_save_hint(ctx, dirfd, name, st, &acl);
 }
 
 int vs_xattr_restore(struct vs_ctx *ctx, int dirfd, const char *name,
@@ -214,7 +199,7 @@ int vs_xattr_restore(struct vs_ctx *ctx, int dirfd, const char *name,
 		val = out;
 	if (ctx->job->dry_run)
 		return 1;
-	r = set_at(dirfd, name, VS_XATTR_CAPS, val, len);
+	r = set_at(ctx, dirfd, name, VS_XATTR_CAPS, val, len);
 	return r < 0 ? r : 1;
 }
 
@@ -228,10 +213,10 @@ static int acl_one(struct vs_ctx *ctx, int dirfd, const char *name, const char *
 	ssize_t n;
 	int r;
 
-	n = get_at(dirfd, name, xname, small, sizeof(small));
+	n = get_at(ctx, dirfd, name, xname, small, sizeof(small));
 	for (int tries = 0; n == -ERANGE && tries < 3; tries++) {
 		/* larger than the stack buffer: ask its size, then read it */
-		n = get_at(dirfd, name, xname, NULL, 0);
+		n = get_at(ctx, dirfd, name, xname, NULL, 0);
 		if (n < 0)
 			break;
 		free(big);
@@ -239,7 +224,7 @@ static int acl_one(struct vs_ctx *ctx, int dirfd, const char *name, const char *
 		if (!big)
 			return -ENOMEM;
 		buf = big;
-		n = get_at(dirfd, name, xname, big, (size_t)n + 1);
+		n = get_at(ctx, dirfd, name, xname, big, (size_t)n + 1);
 	}
 	if (n < 0)
 		return nothing_to_do((int)n) ? 0 : (int)n;
@@ -249,7 +234,7 @@ static int acl_one(struct vs_ctx *ctx, int dirfd, const char *name, const char *
 		return r < 0 ? -EIO : 0; /* the kernel gave a value it does not write */
 	if (ctx->job->dry_run)
 		return 1;
-	r = set_at(dirfd, name, xname, buf, (size_t)n);
+	r = set_at(ctx, dirfd, name, xname, buf, (size_t)n);
 	return r < 0 ? r : 1;
 }
 
@@ -265,7 +250,7 @@ int vs_acl_shift_hint(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t 
 		return acl == 0 ? 0 : acl_one(ctx, dirfd, name, VS_XATTR_ACL_ACCESS);
 	}
 	/* a directory may have two: one list instead of two reads */
-	r = what_is_there(dirfd, name);
+	r = what_is_there(ctx, dirfd, name);
 	if (r < 0 && r != -ERANGE)
 		return r;
 	has = r >= 0 ? (unsigned)r : HAS_ACL_ACCESS | HAS_ACL_DEFAULT;
@@ -282,9 +267,4 @@ int vs_acl_shift_hint(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t 
 		n += r;
 	}
 	return n;
-}
-
-int vs_acl_shift(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode)
-{
-	return vs_acl_shift_hint(ctx, dirfd, name, mode, -1);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The byte transforms behind vs_xattr_save/restore and vs_acl_shift, kept
+ * The byte transforms behind the capability and ACL steps of xattr.c, kept
  * apart from the syscalls so that tests can check them on byte arrays.
  * Formats are the kernel's on-the-wire ones (linux/capability.h,
  * linux/posix_acl_xattr.h), all little endian.
@@ -58,23 +58,3 @@ int vs_cap_transform(const uint8_t *in, size_t in_len, const struct vs_idmap *ui
  */
 int vs_acl_transform(uint8_t *buf, size_t len, const struct vs_idmap *uid_map,
                      const struct vs_idmap *gid_map);
-
-struct vs_ctx;
-struct vs_xattr_state;
-
-/*
- * vs_xattr_save and vs_acl_shift, sharing what one listxattrat learnt: save
- * sets *ret_acl to 1 when the entry has an access ACL, 0 when it has none,
- * -1 when it could not tell; vs_acl_shift_hint takes that value (-1 when no
- * save ran) and, for a non-directory, skips the read when it is 0. With
- * these, a chowned regular file with no xattrs costs one syscall, not two.
- * Meant for the case where save ran just before on the same entry in the
- * same apply step; anything else passes -1.
- */
-int vs_xattr_save_hint(struct vs_ctx *ctx, int dirfd, const char *name, struct vs_xattr_state *st,
-                       int *ret_acl);
-int vs_acl_shift_hint(struct vs_ctx *ctx, int dirfd, const char *name, uint32_t mode, int acl);
-
-/* Tests only: false forces the /proc/self/fd fallback, as on a kernel
- * without the *xattrat syscalls; true probes them again. */
-void vs_xattr_use_at(bool on);
