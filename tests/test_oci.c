@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Description: the OCI hook's parsing (src/cli/oci.c), pure: state JSON,
- * config.json and io.volshift.* annotations into a plan, with good and bad
- * inputs. No root, no files.
+ * Description: the OCI hook's parsing (src/cli/oci_state.c, oci_plan.c),
+ * pure: state JSON, config.json and io.volshift.* annotations into a plan,
+ * with good and bad inputs. No root, no files. The source policy has its
+ * own test, test_oci_source.c.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -10,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* oci.c is a pure parser of the CLI; compile it into this test. */
-#include "../src/cli/oci.c"
+/* The parsers are pure parts of the CLI (the volshift_oci library). */
+#include "oci.h"
 
 #define BUNDLE "/run/bundles/c1"
 
@@ -480,43 +481,64 @@ Test(oci_plan, bad_config_documents)
 	oci_state_free(&st);
 }
 
-/* ---------------------------------------------------------------- sources */
-
-Test(oci_source, system_paths_refused)
+Test(oci_plan, colon_separates_like_comma)
 {
-	static const char *const refused[] = {"/",          "/etc",     "/usr",     "/var/lib",
-	                                      "/proc/1",    "/sys",     "/dev/shm", "/proc",
-	                                      "/usr/local", "relative", ""};
-	static const char *const allowed[] = {"/etc/app", "/srv/vol", "/devices", "/var/lib/x",
-	                                      "/tmp/volshift-1/vol"};
+	struct oci_plan p;
 
-	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		err[0] = '\0';
-		cr_assert_lt(oci_source_allowed(refused[i], NULL, 0, err, sizeof(err)), 0, "%s",
-		             refused[i]);
-		cr_assert(strstr(err, refused[i]), "reason '%s' names the path", err);
-	}
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		cr_assert_eq(oci_source_allowed(allowed[i], NULL, 0, err, sizeof(err)), 0, "%s: %s",
-		             allowed[i], err);
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/data:/cache\"}", NULL, MAPS, &p), 0, "%s",
+	             err);
+	cr_assert_eq(p.n_volumes, 2);
+	cr_assert_str_eq(p.volumes[0].destination, "/data");
+	cr_assert_str_eq(p.volumes[1].destination, "/cache");
+	oci_plan_free(&p);
+	plan_fails("{\"io.volshift.shift\":\"/data::/cache\"}", MAPS, "empty entry");
+	plan_fails("{\"io.volshift.shift\":\"/data:/data\"}", MAPS, "more than once");
 }
 
-Test(oci_source, allow_list_on_component_boundaries)
-{
-	char *allow[] = {"/var/lib/kubelet/pods/", "/srv/volumes"};
-	char *root[] = {"/"};
+#define POD_UID "0f3d7c2e-1b2a-4c5d-9e8f-a1b2c3d4e5f6"
 
-	cr_assert_eq(
-	    oci_source_allowed("/var/lib/kubelet/pods/u1/volumes/v", allow, 2, err, sizeof(err)), 0,
-	    "%s", err);
-	cr_assert_eq(oci_source_allowed("/var/lib/kubelet/pods", allow, 2, err, sizeof(err)), 0);
-	cr_assert_eq(oci_source_allowed("/srv/volumes/a", allow, 2, err, sizeof(err)), 0);
-	cr_assert_eq(oci_source_allowed("/var/lib/kubelet/podsx", allow, 2, err, sizeof(err)),
-	             -EPERM);
-	cr_assert_eq(oci_source_allowed("/var/lib/kubelet", allow, 2, err, sizeof(err)), -EPERM);
-	cr_assert_eq(oci_source_allowed("/srv/volumes-other", allow, 2, err, sizeof(err)), -EPERM);
-	cr_assert(strstr(err, "--allow-source"), "%s", err);
-	/* an allow list never lets a system directory through */
-	cr_assert_eq(oci_source_allowed("/srv/x", root, 1, err, sizeof(err)), 0);
-	cr_assert_eq(oci_source_allowed("/etc", root, 1, err, sizeof(err)), -EPERM);
+Test(oci_plan, pod_uid_from_the_runtime)
+{
+	struct oci_plan p;
+
+	/* containerd's key, in config.json */
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/data\"}",
+	                  "{\"io.kubernetes.cri.sandbox-uid\":\"" POD_UID "\"}", MAPS, &p),
+	             0, "%s", err);
+	cr_assert_str_eq(p.pod_uid, POD_UID);
+	oci_plan_free(&p);
+	/* CRI-O's, in the state */
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/data\",\"io.kubernetes.pod.uid\":\"" POD_UID
+	                  "\"}",
+	                  NULL, MAPS, &p),
+	             0, "%s", err);
+	cr_assert_str_eq(p.pod_uid, POD_UID);
+	oci_plan_free(&p);
+	/* both, agreeing */
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/data\",\"io.kubernetes.pod.uid\":\"" POD_UID
+	                  "\"}",
+	                  "{\"io.kubernetes.cri.sandbox-uid\":\"" POD_UID "\"}", MAPS, &p),
+	             0, "%s", err);
+	cr_assert_str_eq(p.pod_uid, POD_UID);
+	oci_plan_free(&p);
+	/* none */
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/data\"}", NULL, MAPS, &p), 0, "%s", err);
+	cr_assert_null(p.pod_uid);
+	oci_plan_free(&p);
+}
+
+Test(oci_plan, bad_pod_uid_refused)
+{
+	struct oci_plan p;
+
+	plan_fails("{\"io.volshift.shift\":\"/data\",\"io.kubernetes.pod.uid\":\"../x\"}", MAPS,
+	           "not a pod UID");
+	plan_fails("{\"io.volshift.shift\":\"/data\",\"io.kubernetes.pod.uid\":\"\"}", MAPS,
+	           "not a pod UID");
+	plan_fails("{\"io.volshift.shift\":\"/data\",\"io.kubernetes.pod.uid\":5}", MAPS,
+	           "not a pod UID");
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/data\",\"io.kubernetes.pod.uid\":\"abc\"}",
+	                  "{\"io.kubernetes.cri.sandbox-uid\":\"def\"}", MAPS, &p),
+	             -EINVAL);
+	cr_assert(strstr(err, "recorded twice"), "%s", err);
 }

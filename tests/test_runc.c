@@ -5,8 +5,14 @@
  * IDs) and a bind-mounted volume owned by container IDs (0 and 1000, an ACL,
  * a setuid file). Without the hook the container's root cannot write its
  * volume; with it, it can, and the host sees the IDs shifted. A restart with
- * on-root-mismatch skips; a malformed annotation, or a volume outside the
- * hook's --allow-source, makes runc refuse to start the container.
+ * on-root-mismatch skips; a malformed annotation makes runc refuse to start
+ * the container. The hook runs with the shipped hooks/volshift.json's args
+ * plus two test seams (--kubelet-root, --report-dir, pointing into the temp
+ * dir): the volume sits where kubelet keeps a pod's volumes, and the pod UID
+ * is the one a runtime records (io.kubernetes.cri.sandbox-uid). Every source
+ * that is not that pod's volume (a hostPath, another pod's volume, a symlink
+ * or ".." out of the volume, no pod UID at all) is refused, and nothing
+ * outside changes.
  * Needs root, runc and busybox-static; skips when this machine cannot run a
  * container at all (checked with a container that does nothing).
  */
@@ -27,6 +33,9 @@
 
 #define HOST_BASE 524288u
 #define BUSYBOX   "/bin/busybox"
+#define POD_UID   "0f3d7c2e-1b2a-4c5d-9e8f-a1b2c3d4e5f6"
+#define OTHER_UID "99999999-1b2a-4c5d-9e8f-a1b2c3d4e5f6"
+#define VOL_DIR   "pods/" POD_UID "/volumes/kubernetes.io~empty-dir"
 
 /* What the container runs: each line is checked against kernel-visible state. */
 #define PROBE_CMD                                                                                  \
@@ -34,8 +43,10 @@
 	"cat /data/user-file"
 
 static struct {
-	char *dir, *bundle, *vol, *state_root, *reports;
-	const char *allow; /* the hook's --allow-source */
+	char *dir, *bundle, *vol, *state_root, *reports, *kubelet, *hostpath;
+	const char *source; /* the /data mount's source: t.vol unless a test says */
+	bool no_pod_uid;    /* the runtime recorded none */
+	json_t *hook_args;  /* the shipped hook's args, then the test seams */
 	const char *runc;
 	char ids[8][64]; /* containers to delete in teardown */
 	int n_ids;
@@ -136,9 +147,8 @@ static void write_config(const char *args, json_t *annotations, bool with_hook, 
 
 	caps = json_pack("[s,s,s]", "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE");
 	if (with_hook)
-		hooks = json_pack("{s:[{s:s, s:[s,s,s,s,s,s]}]}", "createRuntime", "path", VS_BIN,
-		                  "args", "volshift", "oci-hook", "--report-dir", t.reports,
-		                  "--allow-source", t.allow);
+		hooks = json_pack("{s:[{s:s, s:O}]}", "createRuntime", "path", VS_BIN, "args",
+		                  t.hook_args);
 	/* clang-format off */
 	cfg = json_pack(
 	    "{s:s, s:{s:b, s:{s:I, s:I}, s:[s,s,s], s:[s], s:s, s:b,"
@@ -164,7 +174,7 @@ static void write_config(const char *args, json_t *annotations, bool with_hook, 
 	        "destination", "/proc", "type", "proc", "source", "proc",
 	        "destination", "/dev", "type", "tmpfs", "source", "tmpfs",
 	            "options", "nosuid", "mode=755", "size=1024k",
-	        "destination", "/data", "type", "bind", "source", t.vol,
+	        "destination", "/data", "type", "bind", "source", t.source ? t.source : t.vol,
 	            "options", "rbind", "rw",
 	    "linux",
 	        "namespaces", "type", "pid", "type", "ipc", "type", "uts", "type", "mount",
@@ -174,8 +184,15 @@ static void write_config(const char *args, json_t *annotations, bool with_hook, 
 	/* clang-format on */
 	cr_assert_not_null(cfg, "json_pack of config.json");
 	json_decref(caps);
-	if (annotations)
-		json_object_set(cfg, "annotations", annotations);
+	if (annotations) {
+		json_t *ann = json_deep_copy(annotations);
+
+		/* what containerd's CRI plugin records for every container */
+		if (!t.no_pod_uid)
+			json_object_set_new(ann, "io.kubernetes.cri.sandbox-uid",
+			                    json_string(POD_UID));
+		json_object_set_new(cfg, "annotations", ann);
+	}
 	if (hooks)
 		json_object_set_new(cfg, "hooks", hooks);
 	cr_assert_neq(asprintf(&path, "%s/config.json", t.bundle), -1);
@@ -214,6 +231,24 @@ static void delete_container(const char *id)
 	tu_run(argv, NULL, NULL);
 }
 
+/* The args of the shipped hooks/volshift.json, then the test seams: the
+ * kubelet root and the report directory inside the temp dir. */
+static json_t *shipped_hook_args(void)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(VS_SOURCE_DIR "/hooks/volshift.json", 0, &jerr), *args;
+
+	cr_assert_not_null(doc, "hooks/volshift.json: %s", jerr.text);
+	args = json_deep_copy(json_object_get(json_object_get(doc, "hook"), "args"));
+	cr_assert(json_is_array(args), "hooks/volshift.json has hook.args");
+	json_decref(doc);
+	json_array_append_new(args, json_string("--kubelet-root"));
+	json_array_append_new(args, json_string(t.kubelet));
+	json_array_append_new(args, json_string("--report-dir"));
+	json_array_append_new(args, json_string(t.reports));
+	return args;
+}
+
 static void setup(void)
 {
 	char *out, *err, id[64];
@@ -233,12 +268,21 @@ static void setup(void)
 	/* the container's root (host 524288) must reach its rootfs */
 	cr_assert_eq(chmod(t.dir, 0755), 0);
 	cr_assert_neq(asprintf(&t.bundle, "%s/bundle", t.dir), -1);
-	cr_assert_neq(asprintf(&t.vol, "%s/vol", t.dir), -1);
+	cr_assert_neq(asprintf(&t.kubelet, "%s/kubelet", t.dir), -1);
+	cr_assert_neq(asprintf(&t.vol, "%s/" VOL_DIR "/data", t.kubelet), -1);
+	cr_assert_neq(asprintf(&t.hostpath, "%s/hostpath", t.dir), -1);
 	cr_assert_neq(asprintf(&t.state_root, "%s/runc-state", t.dir), -1);
 	cr_assert_neq(asprintf(&t.reports, "%s/reports", t.dir), -1);
-	t.allow = t.dir;
 	tu_mkdir(t.bundle, 0, 0, 0755);
 	tu_mkdir(t.reports, 0, 0, 0755);
+	cr_assert_eq(tu_sh("mkdir -p -m 0755 '%s/" VOL_DIR "' '%s/pods/" OTHER_UID
+	                   "/volumes/kubernetes.io~empty-dir/data'",
+	                   t.kubelet, t.kubelet),
+	             0);
+	/* a host directory no pod may be handed: like /etc/kubernetes */
+	tu_mkdir(t.hostpath, 0, 0, 0755);
+	tu_mkfile(tu_path(t.hostpath, "admin.conf"), 0, 0, 0600);
+	t.hook_args = shipped_hook_args();
 	make_rootfs();
 	make_volume();
 
@@ -263,6 +307,9 @@ static void teardown(void)
 	free(t.vol);
 	free(t.state_root);
 	free(t.reports);
+	free(t.kubelet);
+	free(t.hostpath);
+	json_decref(t.hook_args);
 	memset(&t, 0, sizeof(t));
 }
 
@@ -438,6 +485,19 @@ Test(runc, restart_skips_with_on_root_mismatch)
 	json_decref(ann);
 }
 
+/* The report of a refused container: status 2, why, and no volume walked. */
+static void assert_refused_report(const char *id, const char *needle)
+{
+	json_t *doc = load_report(id), *v = first_volume(doc);
+	const char *msg = json_string_value(json_object_get(v, "message"));
+
+	cr_assert_eq(json_integer_value(json_object_get(doc, "status")), 2);
+	cr_assert_not_null(msg, "the report says why");
+	cr_assert(strstr(msg, needle), "'%s' names '%s'", msg, needle);
+	cr_assert_null(json_object_get(v, "changed"), "nothing was walked");
+	json_decref(doc);
+}
+
 Test(runc, malformed_annotation_refuses_the_container)
 {
 	static const char *const bad[][2] = {
@@ -446,21 +506,14 @@ Test(runc, malformed_annotation_refuses_the_container)
 	    {"io.volshift.shift", "data"},
 	    {"io.volshift.fsgroup", "70000"}, /* outside the container's range */
 	    {"io.volshift.shfit", "/data"},   /* a typo is not ignored */
-	    {"--allow-source",
-	     "/srv/elsewhere"}, /* the volume is outside what the hook may change */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *ann = json_pack("{s:s}", "io.volshift.shift", "/data");
-		char *out, *err, id[64], tag[16], path[4096];
-		struct stat sb;
+		char *out, *err, id[64], tag[16];
 		int r;
 
-		t.allow = t.dir;
-		if (!strcmp(bad[i][0], "--allow-source"))
-			t.allow = bad[i][1];
-		else
-			json_object_set_new(ann, bad[i][0], json_string(bad[i][1]));
+		json_object_set_new(ann, bad[i][0], json_string(bad[i][1]));
 		if (!strcmp(bad[i][0], "io.volshift.fsgroup")) {
 			json_object_del(ann, "io.volshift.shift");
 			json_object_set_new(ann, "io.volshift.fsgroup.paths", json_string("/data"));
@@ -476,8 +529,7 @@ Test(runc, malformed_annotation_refuses_the_container)
 		/* nothing changed */
 		assert_stat("", 0, 0);
 		assert_stat("user-file", 1000, 1000);
-		snprintf(path, sizeof(path), "%s/%s.json", t.reports, id);
-		cr_assert_eq(lstat(path, &sb), -1, "no report: nothing ran");
+		assert_refused_report(id, bad[i][0]);
 		free(out);
 		free(err);
 		json_decref(ann);
@@ -512,4 +564,67 @@ Test(runc, fsgroup_lets_a_non_root_user_write)
 	free(out);
 	free(err);
 	json_decref(ann);
+}
+
+/* Sources that are not this pod's volume: the container does not start, and
+ * nothing there or in the volume changes. */
+Test(runc, non_volume_sources_refused)
+{
+	char *link_out, *dotdot, *other;
+	struct {
+		const char *why, *source, *needle;
+		bool no_pod_uid;
+	} cases[] = {
+	    {"a hostPath the admin did not allow", t.hostpath, "not a volume of this pod"},
+	    {"another pod's volume", NULL, "of pod " OTHER_UID},
+	    {"a symlink in the volume dir pointing out", NULL, t.hostpath},
+	    {"'..' out of the volume", NULL, t.hostpath},
+	    {"this pod's volume, but no pod UID recorded", t.vol, "no pod UID", true},
+	};
+
+	cr_assert_neq(asprintf(&other, "%s/pods/" OTHER_UID "/volumes/kubernetes.io~empty-dir/data",
+	                       t.kubelet),
+	              -1);
+	tu_mkfile(tu_path(other, "theirs"), 0, 0, 0644);
+	cr_assert_neq(asprintf(&link_out, "%s/" VOL_DIR "/escape", t.kubelet), -1);
+	cr_assert_eq(symlink(t.hostpath, link_out), 0);
+	cr_assert_neq(asprintf(&dotdot, "%s/../../../../../../hostpath", t.vol), -1);
+	cases[1].source = other;
+	cases[2].source = link_out;
+	cases[3].source = dotdot;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *ann = json_pack("{s:s}", "io.volshift.shift", "/data");
+		char *out, *err, id[64], tag[16];
+		struct stat sb;
+
+		t.source = cases[i].source;
+		t.no_pod_uid = cases[i].no_pod_uid;
+		write_config(PROBE_CMD, ann, true, 0, 0);
+		snprintf(tag, sizeof(tag), "src%zu", i);
+		cr_assert_neq(run_container(tag, id, sizeof(id), &out, &err), 0,
+		              "%s: runc must refuse to start", cases[i].why);
+		cr_assert_not(tu_contains(out, "CONTAINER-RAN"), "%s: the container ran",
+		              cases[i].why);
+		cr_assert(tu_contains(err, cases[i].needle), "%s: runc passes on why: %s",
+		          cases[i].why, err);
+		assert_refused_report(id, cases[i].needle);
+		cr_assert_eq(lstat(tu_path(t.hostpath, "admin.conf"), &sb), 0);
+		cr_assert(sb.st_uid == 0 && sb.st_gid == 0, "%s: the host file kept its owner",
+		          cases[i].why);
+		cr_assert_eq(lstat(t.hostpath, &sb), 0);
+		cr_assert(sb.st_uid == 0 && sb.st_gid == 0, "%s: the host dir kept its owner",
+		          cases[i].why);
+		cr_assert_eq(lstat(tu_path(other, "theirs"), &sb), 0);
+		cr_assert_eq(sb.st_uid, 0, "%s: the other pod's file kept its owner", cases[i].why);
+		assert_stat("user-file", 1000, 1000);
+		free(out);
+		free(err);
+		json_decref(ann);
+	}
+	t.source = NULL;
+	t.no_pod_uid = false;
+	free(other);
+	free(link_out);
+	free(dotdot);
 }

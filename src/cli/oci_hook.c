@@ -4,6 +4,7 @@
  * fixes the volumes that the container's io.volshift.* annotations select.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,9 +24,12 @@
 enum {
 	OPT_REPORT_DIR = OPT_OWN_BASE,
 	OPT_ALLOW_SOURCE,
+	OPT_KUBELET_ROOT,
+	OPT_STORAGE_ROOT,
 };
 
-#define ALLOW_MAX 64
+#define DEFAULT_KUBELET_ROOT "/var/lib/kubelet"
+#define DEFAULT_STORAGE_ROOT "/var/lib/containers/storage"
 
 static const char oci_help[] =
     "Usage: volshift oci-hook [OPTION...] < STATE\n"
@@ -34,28 +38,46 @@ static const char oci_help[] =
     "state JSON on stdin, loads config.json from its bundle and fixes the bind\n"
     "mounts that the container's annotations select, onto the container's\n"
     "user-namespace range (linux.uidMappings / gidMappings):\n"
-    "  io.volshift.shift=/data,/cache     shift with the container's own maps\n"
+    "  io.volshift.shift=/data:/cache     shift with the container's own maps\n"
     "  io.volshift.fsgroup=GID            fsgroup with GID (a container GID,\n"
     "  io.volshift.fsgroup.paths=/data    mapped to the host through gidMappings)\n"
     "  io.volshift.policy=always|on-root-mismatch   (default on-root-mismatch)\n"
+    "Lists take ':' or ',' between destinations (podman splits --annotation\n"
+    "values on ',', so use ':' there). Any other io.volshift.* key is refused.\n"
+    "\n"
+    "Which sources it changes (it runs as host root; annotations are written by\n"
+    "whoever may create pods): a source is opened and resolved (symlinks, '..',\n"
+    "the mount it is reached through) and then must be\n"
+    "  - a volume of the container's own pod: KUBELET/pods/UID/volumes/PLUGIN/NAME\n"
+    "    or KUBELET/pods/UID/volume-subpaths/..., where UID is the pod UID the\n"
+    "    runtime recorded (io.kubernetes.cri.sandbox-uid from containerd,\n"
+    "    io.kubernetes.pod.uid from CRI-O); refused when none is recorded;\n"
+    "  - a containers-storage named volume: STORAGE/volumes/NAME/_data;\n"
+    "  - or at or under an --allow-source directory;\n"
+    "and never '/', a system directory, or anything under /proc, /sys or /dev.\n"
+    "Anything else (hostPath volumes, another pod's volumes) stops the container.\n"
+    "The directory that was checked is the one walked, through the same fd.\n"
     "\n"
     "Options:\n"
     "      --report-dir DIR  also write the reports to DIR/<container-id>.json\n"
+    "                        (DIR is made if missing; runtimes discard a hook's\n"
+    "                        output when it succeeds)\n"
     "      --allow-source DIR\n"
-    "                        change only mount sources at or under DIR (repeatable);\n"
-    "                        for annotations set by users who must not reach other\n"
-    "                        host paths (e.g. /var/lib/kubelet/pods)\n"
+    "                        also change sources at or under DIR (repeatable), e.g.\n"
+    "                        the host directories hostPath volumes may name\n"
+    "      --kubelet-root DIR  kubelet's --root-dir (default " DEFAULT_KUBELET_ROOT ")\n"
+    "      --storage-root DIR  containers-storage's graph root (default\n"
+    "                        " DEFAULT_STORAGE_ROOT ")\n"
     "      --jobs N          worker threads (default: one per CPU)\n"
     "      --engine E        auto, uring or sync (default auto)\n"
     "      --quiet           no summary on stderr\n"
     "  -h, --help            this text\n"
     "\n"
-    "Sources are resolved (realpath); '/', top-level system directories and\n"
-    "anything under /proc, /sys or /dev are always refused.\n"
     "Prints one JSON report per volume on stdout and a one-line summary per volume\n"
     "on stderr. Exit status: 0 done or skipped, 1 some entries failed, 2 bad\n"
-    "state, config.json or annotations (nothing changed), 3 could not start.\n"
-    "Any non-zero status makes the runtime refuse to start the container.\n";
+    "state, config.json, annotations or a refused source (nothing changed),\n"
+    "3 could not start. Any non-zero status makes the runtime refuse to start\n"
+    "the container.\n";
 
 /* Reads all of fd; -EFBIG past max. *ret is NUL-terminated. */
 static int read_all(int fd, size_t max, char **ret)
@@ -121,29 +143,38 @@ static int read_config(const char *bundle, char **ret)
 	return r;
 }
 
-/* The report of one volume: vs_report_json plus where it came from. */
-static json_t *volume_report(const struct vs_report *rep, const struct vs_job *job,
-                             const struct oci_state *st, const struct oci_volume *v)
+/* A JSON string (quotes included) for s; NULL on allocation failure. */
+static char *json_quote(const char *s)
 {
-	char *text = NULL;
-	json_t *obj = NULL;
+	json_t *v = json_string(s ? s : "");
+	char *out = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
 
-	if (vs_report_json(rep, job, &text) >= 0)
-		obj = json_loads(text, 0, NULL);
-	free(text);
-	if (!obj || !json_is_object(obj)) {
-		json_decref(obj);
-		obj = json_object();
-		json_object_set_new(obj, "status", json_integer(rep->status));
-	}
-	json_object_set_new(obj, "container", json_string(st->id));
-	json_object_set_new(obj, "destination", json_string(v->destination));
-	json_object_set_new(obj, "source", json_string(v->source));
+	json_decref(v);
+	return out;
+}
+
+/*
+ * The report of one volume: the library's JSON object with where it came
+ * from added in front: container, destination, source and, for fsgroup,
+ * container_gid. NULL on allocation failure.
+ */
+static char *volume_report(const struct vs_report *rep, const struct vs_job *job,
+                           const struct oci_state *st, const struct oci_volume *v)
+{
+	char *lib = NULL, *id = json_quote(st->id), *dst = json_quote(v->destination);
+	char *src = json_quote(v->source), *out = NULL, gid[32] = "";
+
 	if (v->mode == VS_MODE_FSGROUP)
-		json_object_set_new(obj, "container_gid", json_integer(v->container_gid));
-	if (rep->message[0])
-		json_object_set_new(obj, "message", json_string(rep->message));
-	return obj;
+		snprintf(gid, sizeof(gid), "\"container_gid\":%u,", v->container_gid);
+	if (id && dst && src && vs_report_json(rep, job, &lib) == 0 &&
+	    asprintf(&out, "{\"container\":%s,\"destination\":%s,\"source\":%s,%s%s", id, dst, src,
+	             gid, lib + 1) < 0)
+		out = NULL;
+	free(lib);
+	free(id);
+	free(dst);
+	free(src);
+	return out;
 }
 
 static void summary(const struct oci_state *st, const struct oci_volume *v,
@@ -167,28 +198,21 @@ static void summary(const struct oci_state *st, const struct oci_volume *v,
 		          rep->elapsed_s);
 }
 
-/* Writes DIR/<id>.json atomically (a temp file renamed into place). */
-static int write_reports(const char *dir, const struct oci_state *st, int status, json_t *volumes)
+/* Writes DIR/<id>.json atomically (a temp file renamed into place): the
+ * container, its bundle, the hook's exit status and each volume's report. */
+static int write_reports(const char *dir, const struct oci_state *st, int status,
+                         char *const *volumes, size_t n)
 {
-	char *name = NULL, *tmp = NULL, *text = NULL;
-	json_t *doc;
+	char *name = NULL, *tmp = NULL, *id = json_quote(st->id), *bundle = json_quote(st->bundle);
+	FILE *f = NULL;
 	int fd = -1, r = 0;
-	size_t len;
 
-	doc = json_pack("{s:s, s:s, s:i, s:O}", "container", st->id, "bundle", st->bundle, "status",
-	                status, "volumes", volumes);
-	if (!doc)
-		return -ENOMEM;
-	text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	if (!text)
-		return -ENOMEM;
 	/* a container ID names one file in dir, nothing else */
 	if (strchr(st->id, '/') || !strcmp(st->id, ".") || !strcmp(st->id, "..")) {
-		free(text);
-		return -EINVAL;
+		r = -EINVAL;
+		goto out;
 	}
-	if (asprintf(&name, "%s/%s.json", dir, st->id) < 0 ||
+	if (!id || !bundle || asprintf(&name, "%s/%s.json", dir, st->id) < 0 ||
 	    asprintf(&tmp, "%s/.%s.json.XXXXXX", dir, st->id) < 0) {
 		r = -ENOMEM;
 		goto out;
@@ -198,83 +222,163 @@ static int write_reports(const char *dir, const struct oci_state *st, int status
 		r = -errno;
 		goto out;
 	}
-	len = strlen(text);
-	text[len] = '\n';
-	if (write(fd, text, len + 1) != (ssize_t)(len + 1) || fchmod(fd, 0644) < 0 ||
-	    fsync(fd) < 0) {
-		r = errno ? -errno : -EIO;
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		close(fd);
 		unlink(tmp);
 		goto out;
 	}
-	if (rename(tmp, name) < 0) {
+	fprintf(f, "{\"container\":%s,\"bundle\":%s,\"status\":%d,\"volumes\":[", id, bundle,
+	        status);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? "," : "", volumes[i]);
+	fputs("]}\n", f);
+	if (fflush(f) != 0 || fchmod(fileno(f), 0644) < 0 || fsync(fileno(f)) < 0) {
+		r = errno ? -errno : -EIO;
+		unlink(tmp);
+	} else if (rename(tmp, name) < 0) {
 		r = -errno;
 		unlink(tmp);
 	}
+	if (fclose(f) != 0 && r == 0)
+		r = -EIO;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(name);
 	free(tmp);
-	free(text);
+	free(id);
+	free(bundle);
 	return r;
 }
 
-/*
- * Every source exists, is a directory and may be changed, before anything
- * changes. Sources are resolved (realpath) once here, and that path is run.
- */
-static int check_sources(struct oci_plan *p, char *const *allow, size_t n_allow)
+/* What /proc/self/fd says fd is: the path the kernel resolved it to (no
+ * symlink, no "..", through the mount it was reached by). */
+static int fd_path(int fd, char **ret)
 {
-	char err[512];
+	char proc[64], buf[PATH_MAX];
+	ssize_t n;
 
-	for (size_t i = 0; i < p->n_volumes; i++) {
-		struct oci_volume *v = &p->volumes[i];
-		struct stat sb;
-		char *real;
-
-		real = realpath(v->source, NULL);
-		if (!real)
-			return usage_error("oci-hook: volume %s: source '%s': %s", v->destination,
-			                   v->source, strerror(errno));
-		free(v->source);
-		v->source = real;
-		if (stat(v->source, &sb) < 0)
-			return usage_error("oci-hook: volume %s: source '%s': %s", v->destination,
-			                   v->source, strerror(errno));
-		if (!S_ISDIR(sb.st_mode))
-			return usage_error("oci-hook: volume %s: source '%s' is not a directory",
-			                   v->destination, v->source);
-		if (oci_source_allowed(v->source, allow, n_allow, err, sizeof(err)) < 0)
-			return usage_error("oci-hook: volume %s: %s", v->destination, err);
-	}
-	return 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
 }
 
-static int run_plan(const struct oci_plan *p, const struct oci_state *st, const struct vs_job *opts,
-                    const char *report_dir, bool quiet)
+/* A policy path, resolved as sources are; NULL when it does not exist here
+ * (nothing can be under it then). */
+static char *resolve_dir(const char *path)
 {
-	json_t *volumes = json_array();
+	char *real = NULL;
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (fd_path(fd, &real) < 0)
+		real = NULL;
+	close(fd);
+	return real;
+}
+
+/* The hook's run, from its inputs to its exit status. */
+struct hook {
+	struct oci_state st;
+	struct oci_plan plan;
+	struct oci_source_policy pol;
+	const char *report_dir;
+	bool quiet;
+	struct vs_job opts;
+	int *fds;       /* per volume: the source, opened and checked */
+	char **reports; /* per volume: its JSON report */
+	size_t n_reports;
+	char message[1024]; /* why the container is refused */
+};
+
+/* Records why the hook refuses the container (for the report file too), and
+ * prints it: one line. */
+__attribute__((format(printf, 3, 4))) static int refuse(struct hook *h, int status, const char *fmt,
+                                                        ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->message, sizeof(h->message), fmt, ap);
+	va_end(ap);
+	log_error("oci-hook: %s", h->message);
+	return status;
+}
+
+/*
+ * Every source is opened, resolved and checked against the policy, and every
+ * job validated, before anything changes. What was checked is what is run:
+ * the fd opened here, handed to vs_run_at, never the path again.
+ */
+static int check_sources(struct hook *h)
+{
+	struct oci_plan *p = &h->plan;
+	char err[512];
+
+	h->fds = malloc(p->n_volumes * sizeof(*h->fds));
+	if (!h->fds)
+		return refuse(h, EXIT_NO_START, "out of memory");
+	for (size_t i = 0; i < p->n_volumes; i++)
+		h->fds[i] = -1;
+	for (size_t i = 0; i < p->n_volumes; i++) {
+		struct oci_volume *v = &p->volumes[i];
+		struct vs_report rep;
+		struct vs_job job;
+		char *real;
+		int r;
+
+		/* as the runtime's bind mount does: symlinks followed, then pinned */
+		h->fds[i] = open(v->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (h->fds[i] < 0)
+			return refuse(h, EXIT_BAD_INPUT, "container %s: volume %s: source '%s': %s",
+			              h->st.id, v->destination, v->source, strerror(errno));
+		r = fd_path(h->fds[i], &real);
+		if (r < 0)
+			return refuse(h, EXIT_BAD_INPUT,
+			              "container %s: volume %s: cannot resolve source '%s': %s",
+			              h->st.id, v->destination, v->source, strerror(-r));
+		free(v->source);
+		v->source = real;
+		if (oci_source_allowed(&h->pol, v->source, p->pod_uid, err, sizeof(err)) < 0)
+			return refuse(h, EXIT_BAD_INPUT, "container %s: volume %s: %s", h->st.id,
+			              v->destination, err);
+		oci_plan_job(p, i, &job);
+		if (vs_job_validate(&job, &rep) < 0)
+			return refuse(h, EXIT_BAD_INPUT, "container %s: volume %s: %s", h->st.id,
+			              v->destination, rep.message);
+	}
+	return EXIT_DONE;
+}
+
+static int run_plan(struct hook *h)
+{
+	const struct oci_plan *p = &h->plan;
 	int status = EXIT_DONE;
 
+	h->reports = calloc(p->n_volumes, sizeof(*h->reports));
+	if (!h->reports)
+		return refuse(h, EXIT_NO_START, "out of memory");
 	for (size_t i = 0; i < p->n_volumes; i++) {
 		struct vs_report rep;
 		struct vs_job job;
-		json_t *obj;
 		char *line;
 
 		oci_plan_job(p, i, &job);
-		job.jobs = opts->jobs;
-		job.engine = opts->engine;
-		vs_run(&job, &rep);
-		obj = volume_report(&rep, &job, st, &p->volumes[i]);
-		line = json_dumps(obj, JSON_COMPACT);
+		job.jobs = h->opts.jobs;
+		job.engine = h->opts.engine;
+		vs_run_at(h->fds[i], &job, &rep);
+		line = volume_report(&rep, &job, &h->st, &p->volumes[i]);
 		if (line) {
 			printf("%s\n", line);
-			free(line);
+			h->reports[h->n_reports++] = line;
 		}
-		json_array_append_new(volumes, obj);
-		if (!quiet || rep.status != VS_STATUS_OK)
-			summary(st, &p->volumes[i], &rep);
+		if (!h->quiet || rep.status != VS_STATUS_OK)
+			summary(&h->st, &p->volumes[i], &rep);
 		if (cli_exit_status(&rep) > status)
 			status = cli_exit_status(&rep);
 		vs_report_free(&rep);
@@ -283,16 +387,86 @@ static int run_plan(const struct oci_plan *p, const struct oci_state *st, const 
 			break;
 	}
 	fflush(stdout);
-	if (report_dir) {
-		int r = write_reports(report_dir, st, status, volumes);
-
-		/* diagnostics only: the volumes are fixed, the container may start */
-		if (r < 0)
-			log_error("oci-hook: cannot write a report to '%s': %s", report_dir,
-			          strerror(-r));
-	}
-	json_decref(volumes);
 	return status;
+}
+
+/* DIR/<id>.json, for the admin: made also when the container is refused.
+ * Diagnostics only: a report that cannot be written stops nothing. */
+static void leave_report(struct hook *h, int status)
+{
+	char *msg = NULL, *volumes[1];
+	int r;
+
+	if (!h->report_dir || !h->st.id)
+		return;
+	if (mkdir(h->report_dir, 0755) < 0 && errno != EEXIST) {
+		log_error("oci-hook: cannot make the report directory '%s': %s", h->report_dir,
+		          strerror(errno));
+		return;
+	}
+	if (h->message[0]) {
+		char *q = json_quote(h->message);
+
+		if (q && asprintf(&msg, "{\"status\":%d,\"message\":%s}", status, q) < 0)
+			msg = NULL;
+		free(q);
+		volumes[0] = msg;
+	}
+	r = msg ? write_reports(h->report_dir, &h->st, status, volumes, 1)
+	        : write_reports(h->report_dir, &h->st, status, h->reports, h->n_reports);
+	if (r < 0)
+		log_error("oci-hook: cannot write a report to '%s': %s", h->report_dir,
+		          strerror(-r));
+	free(msg);
+}
+
+static int hook_main(struct hook *h)
+{
+	char *state_text = NULL, *config_text = NULL;
+	char err[512];
+	int r;
+
+	r = read_all(STDIN_FILENO, STATE_MAX, &state_text);
+	if (r < 0)
+		return refuse(h, EXIT_BAD_INPUT, "cannot read the state on stdin: %s",
+		              strerror(-r));
+	r = oci_state_parse(state_text, &h->st, err, sizeof(err));
+	free(state_text);
+	if (r < 0)
+		return refuse(h, EXIT_BAD_INPUT, "%s", err);
+
+	r = read_config(h->st.bundle, &config_text);
+	if (r < 0)
+		return refuse(h, EXIT_BAD_INPUT, "container %s: cannot read '%s/config.json': %s",
+		              h->st.id, h->st.bundle, strerror(-r));
+	r = oci_plan_build(&h->st, config_text, &h->plan, err, sizeof(err));
+	free(config_text);
+	if (r < 0)
+		return refuse(h, r == -ENOMEM ? EXIT_NO_START : EXIT_BAD_INPUT, "container %s: %s",
+		              h->st.id, r == -ENOMEM ? strerror(ENOMEM) : err);
+	if (h->plan.n_volumes == 0)
+		return EXIT_DONE;
+	if (h->plan.need_maps) {
+		struct vs_idmap u, g;
+
+		if (h->st.pid <= 0)
+			return refuse(
+			    h, EXIT_BAD_INPUT,
+			    "container %s joins a user namespace and the state has no pid "
+			    "to read its maps from",
+			    h->st.id);
+		r = vs_idmap_from_pid((pid_t)h->st.pid, &u, &g);
+		if (r < 0)
+			return refuse(h, EXIT_BAD_INPUT,
+			              "container %s: cannot read the ID maps of pid %lld: %s",
+			              h->st.id, h->st.pid, strerror(-r));
+		if (oci_plan_set_maps(&h->plan, &u, &g, err, sizeof(err)) < 0)
+			return refuse(h, EXIT_BAD_INPUT, "container %s: %s", h->st.id, err);
+	}
+	r = check_sources(h);
+	if (r != EXIT_DONE)
+		return r;
+	return run_plan(h);
 }
 
 int cmd_oci_hook(int argc, char **argv)
@@ -300,24 +474,22 @@ int cmd_oci_hook(int argc, char **argv)
 	static const struct option options[] = {
 	    {"report-dir", required_argument, NULL, OPT_REPORT_DIR},
 	    {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
+	    {"kubelet-root", required_argument, NULL, OPT_KUBELET_ROOT},
+	    {"storage-root", required_argument, NULL, OPT_STORAGE_ROOT},
 	    {"jobs", required_argument, NULL, OPT_JOBS},
 	    {"engine", required_argument, NULL, OPT_ENGINE},
 	    {"quiet", no_argument, NULL, OPT_QUIET},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
+	const char *kubelet_root = DEFAULT_KUBELET_ROOT, *storage_root = DEFAULT_STORAGE_ROOT;
+	const char *allow[OCI_ALLOW_MAX];
 	struct cli_common common = {0};
-	struct oci_state st = {0};
-	struct oci_plan plan = {0};
-	const char *report_dir = NULL;
-	char *allow[ALLOW_MAX];
+	struct hook h = {0};
 	size_t n_allow = 0;
-	char *state_text = NULL, *config_text = NULL;
-	char err[512];
-	struct vs_job opts;
-	int c, r, status;
+	int c, status;
 
-	vs_job_init(&opts, VS_MODE_SHIFT);
+	vs_job_init(&h.opts, VS_MODE_SHIFT);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (c) {
@@ -325,23 +497,31 @@ int cmd_oci_hook(int argc, char **argv)
 			fputs(oci_help, stdout);
 			return EXIT_DONE;
 		case OPT_REPORT_DIR:
-			report_dir = optarg;
-			break;
-		case OPT_ALLOW_SOURCE:
 			if (optarg[0] != '/')
 				return usage_error(
-				    "oci-hook: --allow-source '%s' is not an absolute "
-				    "path",
-				    optarg);
-			if (n_allow == ALLOW_MAX)
+				    "oci-hook: --report-dir '%s' is not an absolute path", optarg);
+			h.report_dir = optarg;
+			break;
+		case OPT_KUBELET_ROOT:
+		case OPT_STORAGE_ROOT:
+		case OPT_ALLOW_SOURCE:
+			if (optarg[0] != '/')
+				return usage_error("oci-hook: %s '%s' is not an absolute path",
+				                   argv[optind - 1], optarg);
+			if (c == OPT_KUBELET_ROOT)
+				kubelet_root = optarg;
+			else if (c == OPT_STORAGE_ROOT)
+				storage_root = optarg;
+			else if (n_allow == OCI_ALLOW_MAX)
 				return usage_error("oci-hook: more than %d --allow-source",
-				                   ALLOW_MAX);
-			allow[n_allow++] = optarg;
+				                   OCI_ALLOW_MAX);
+			else
+				allow[n_allow++] = optarg;
 			break;
 		case OPT_JOBS:
 		case OPT_ENGINE:
 		case OPT_QUIET:
-			if (cli_common_opt(c, optarg, &opts, &common) != 0)
+			if (cli_common_opt(c, optarg, &h.opts, &common) != 0)
 				return EXIT_BAD_INPUT;
 			break;
 		default:
@@ -351,67 +531,32 @@ int cmd_oci_hook(int argc, char **argv)
 	if (optind < argc)
 		return usage_error("oci-hook: unexpected argument '%s' (the state comes on stdin)",
 		                   argv[optind]);
-	if (report_dir) {
-		struct stat sb;
+	h.quiet = common.quiet;
+	/* the policy's own paths are resolved as sources are */
+	h.pol.kubelet_root = resolve_dir(kubelet_root);
+	h.pol.storage_root = resolve_dir(storage_root);
+	for (size_t i = 0; i < n_allow; i++) {
+		char *real = resolve_dir(allow[i]);
 
-		if (stat(report_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
-			return usage_error("oci-hook: --report-dir '%s' is not a directory",
-			                   report_dir);
+		if (real)
+			h.pol.allow[h.pol.n_allow++] = real;
 	}
 
-	r = read_all(STDIN_FILENO, STATE_MAX, &state_text);
-	if (r < 0)
-		return usage_error("oci-hook: cannot read the state on stdin: %s", strerror(-r));
-	r = oci_state_parse(state_text, &st, err, sizeof(err));
-	free(state_text);
-	if (r < 0)
-		return usage_error("oci-hook: %s", err);
+	status = hook_main(&h);
+	leave_report(&h, status);
 
-	r = read_config(st.bundle, &config_text);
-	if (r < 0) {
-		status = usage_error("oci-hook: cannot read '%s/config.json': %s", st.bundle,
-		                     strerror(-r));
-		goto out;
-	}
-	r = oci_plan_build(&st, config_text, &plan, err, sizeof(err));
-	free(config_text);
-	if (r < 0) {
-		status = usage_error("oci-hook: container %s: %s", st.id, err);
-		goto out;
-	}
-	if (plan.n_volumes == 0) {
-		status = EXIT_DONE;
-		goto out;
-	}
-	if (plan.need_maps) {
-		struct vs_idmap u, g;
-
-		if (st.pid <= 0) {
-			status =
-			    usage_error("oci-hook: container %s joins a user namespace and the "
-			                "state has no pid to read its maps from",
-			                st.id);
-			goto out;
-		}
-		r = vs_idmap_from_pid((pid_t)st.pid, &u, &g);
-		if (r < 0) {
-			status =
-			    usage_error("oci-hook: container %s: cannot read the ID maps of pid "
-			                "%lld: %s",
-			                st.id, st.pid, strerror(-r));
-			goto out;
-		}
-		if (oci_plan_set_maps(&plan, &u, &g, err, sizeof(err)) < 0) {
-			status = usage_error("oci-hook: container %s: %s", st.id, err);
-			goto out;
-		}
-	}
-	status = check_sources(&plan, allow, n_allow);
-	if (status != 0)
-		goto out;
-	status = run_plan(&plan, &st, &opts, report_dir, common.quiet);
-out:
-	oci_plan_free(&plan);
-	oci_state_free(&st);
+	for (size_t i = 0; h.fds && i < h.plan.n_volumes; i++)
+		if (h.fds[i] >= 0)
+			close(h.fds[i]);
+	free(h.fds);
+	for (size_t i = 0; i < h.n_reports; i++)
+		free(h.reports[i]);
+	free(h.reports);
+	free((char *)h.pol.kubelet_root);
+	free((char *)h.pol.storage_root);
+	for (size_t i = 0; i < h.pol.n_allow; i++)
+		free((char *)h.pol.allow[i]);
+	oci_plan_free(&h.plan);
+	oci_state_free(&h.st);
 	return status;
 }
