@@ -48,6 +48,8 @@ static void note(const char *root, const char *file, uint32_t mode, bool with_ca
 
 	ctx.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_geq(ctx.root_fd, 0);
+	vs_state_init(&ctx.state);
+	vs_state_attach(&ctx.state, ctx.root_fd);
 	cr_assert_eq(statx(AT_FDCWD, file, AT_SYMLINK_NOFOLLOW, VS_STATX_MASK, &stx), 0);
 	stx.stx_mtime.tv_sec += mtime_skew;
 	if (with_cap) {
@@ -57,6 +59,7 @@ static void note(const char *root, const char *file, uint32_t mode, bool with_ca
 	}
 	cr_assert_eq(vs_journal_add(&ctx, &stx, S_IFREG | mode, &xs), 0,
 	             "the root must take trusted.* xattrs here");
+	vs_state_fini(&ctx.state);
 	close(ctx.root_fd);
 }
 
@@ -66,7 +69,7 @@ static bool has_notes(const char *root)
 	ssize_t n = listxattr(root, list, sizeof(list));
 
 	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
-		if (!strncmp(list + i, "trusted.volshift.", 17))
+		if (!strncmp(list + i, "trusted.volshift.j.", 19))
 			return true;
 	return false;
 }

@@ -113,10 +113,15 @@ void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const cha
 		return;
 	}
 
-	/* what the chown is about to drop goes to the journal first */
+	/* what the chown is about to drop goes to the journal first; without
+	 * its note, no chown (a kill in between would lose it for good) */
 	if (p.chown && S_ISREG(ino.mode) && !journaled &&
-	    ((ino.mode & (S_ISUID | S_ISGID)) || xs.have_cap))
-		journaled = vs_journal_add(ctx, stx, ino.mode, &xs) == 0;
+	    ((ino.mode & (S_ISUID | S_ISGID)) || xs.have_cap)) {
+		r = vs_journal_add(ctx, stx, ino.mode, &xs);
+		if (r < 0)
+			goto fail;
+		journaled = true;
+	}
 	if (p.chown) {
 		r = do_chown(dirfd, name, p.uid, p.gid);
 		if (r < 0)

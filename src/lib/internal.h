@@ -45,6 +45,41 @@ struct vs_xattr_state {
 	uint8_t cap[32];
 };
 
+/* ------------------------------------------------------------ state.c */
+
+/* The name of the state directory in the root, where there are no xattrs. */
+#define VS_STATE_DIR ".volshift"
+
+/* What a run keeps on the volume (see state.c). */
+struct vs_state {
+	int root_fd;
+	pthread_mutex_t lock;  /* opening or making the directory */
+	atomic_bool xattr_off; /* the root takes no trusted.* xattrs */
+	int dir_fd;            /* .volshift, ours, or -1 */
+	int dir_err;           /* why .volshift cannot be used, 0 when it can */
+};
+
+void vs_state_init(struct vs_state *s);
+/* Points the state at the root (and asks once whether it takes xattrs). */
+void vs_state_attach(struct vs_state *s, int root_fd);
+/* Closes what init and use opened; removes nothing. */
+void vs_state_fini(struct vs_state *s);
+/* The value of key into buf: its length, or -ENODATA when there is none. */
+int vs_state_get(struct vs_state *s, const char *key, void *buf, size_t size);
+/* Sets key (replacing it atomically): 0, or -errno (-EEXIST: a .volshift
+ * that is not ours is in the way, and the root takes no xattrs). */
+int vs_state_set(struct vs_state *s, const char *key, const void *val, size_t len);
+/* 0, or -ENODATA when there was no such key. */
+int vs_state_remove(struct vs_state *s, const char *key);
+/* Calls fn for every key that starts with prefix; stops at fn's first < 0. */
+int vs_state_list(struct vs_state *s, const char *prefix,
+                  int (*fn)(struct vs_state *s, const char *key, void *userdata), void *userdata);
+/* Removes the directory when no key is left in it (and a dead writer's temp files). */
+void vs_state_tidy(struct vs_state *s);
+/* Whether a root entry named VS_STATE_DIR, as statx saw it, is the state
+ * directory (0:0, 0700): the walk leaves it alone. */
+bool vs_state_is_ours(const struct statx *stx);
+
 /* A note of the crash journal (journal.c). */
 struct vs_journal_ent {
 	uint64_t dev, ino;
@@ -76,10 +111,11 @@ struct vs_ctx {
 	pthread_mutex_t err_lock;
 	struct vs_report *report; /* error sample goes here, under err_lock */
 
-	/* crash journal (journal.c): notes loaded at start, read-only after */
+	/* what the run keeps on the volume (state.c), and the crash journal's
+	 * notes (journal.c), loaded at start, read-only after */
+	struct vs_state state;
 	struct vs_journal_ent *journal;
 	size_t journal_n;
-	atomic_bool journal_off; /* the root takes no trusted.* xattrs */
 
 	atomic_bool cancel; /* a fatal error: workers stop taking work */
 	int fatal;          /* the -errno that set cancel */
@@ -192,8 +228,22 @@ void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d);
 void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const char *name,
                  const struct statx *stx);
 
+/* ------------------------------------------------------------- root.c */
+
+/* On-root-mismatch: is the tree done? kubelet's root rule for fsgroup; for
+ * shift the root in TO and the volume's mark of a shift with these maps. */
+bool vs_tree_done(struct vs_ctx *ctx, const struct statx *root);
+/* Before a walk: the tree stops counting as done (mark removed; a matching
+ * fsgroup root loses its setgid bit). 0 or -errno. */
+int vs_root_unmatch(struct vs_ctx *ctx, const struct statx *root);
+/* After a walk without failures: the root's own plan, then (shift) the mark.
+ * before is the root as the run found it. Counts into c. */
+void vs_root_finish(struct vs_ctx *ctx, struct vs_counters *c, const struct statx *before);
+
 /* ---------------------------------------------------------- journal.c */
 
+/* A note as stored under key: 0 with ret filled, -EINVAL when it is not one. */
+int vs_journal_decode(const char *key, const void *val, size_t len, struct vs_journal_ent *ret);
 int vs_journal_load(struct vs_ctx *ctx);
 bool vs_journal_lookup(struct vs_ctx *ctx, const struct statx *stx, uint32_t *mode,
                        struct vs_xattr_state *xs);

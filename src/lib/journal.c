@@ -4,11 +4,16 @@
  * so between our chown and the write that puts them back, a kill would lose
  * them for good: the re-run sees an inode whose owner is already right and
  * nothing to restore. Before such a chown we note the inode's mode and
- * capability in a trusted.* xattr of the root (which stays un-matched while
- * a walk runs, so a re-run always walks) and remove the note once they are
- * back. A re-run loads the notes and restores from them. Only inodes with
- * those bits or a capability pay for it; a root without xattr support
- * (ramfs) turns the journal off and the window stays, as in every other tool.
+ * capability in the volume's state (state.c: a trusted.* xattr of the root,
+ * or a file in the root's .volshift directory where there are no xattrs),
+ * and remove the note once they are back. The root stays un-matched while a
+ * walk runs, so a re-run always walks; it loads the notes and restores from
+ * them. Only inodes with those bits or a capability pay for it.
+ *
+ * A note that cannot be written (a full disk, no xattrs and no room for the
+ * directory, a .volshift that is not ours) stops that one chown: the entry
+ * fails and is reported, the walk goes on, and nothing is ever chowned
+ * without its note.
  */
 #include "internal.h"
 
@@ -18,13 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 
 #include "macros.h"
 
-#define JOURNAL_PREFIX "trusted.volshift.j."
+#define JOURNAL_PREFIX "j."
 #define JOURNAL_MAGIC  0x324a5356u /* "VSJ2" */
 
+/* The note as stored: host byte order, a volume's state is read where it
+ * was written (a journal note lives only as long as one run and its
+ * re-run). */
 struct journal_value {
 	uint32_t magic;
 	uint32_t mode;
@@ -44,45 +51,53 @@ static uint64_t stx_dev(const struct statx *stx)
 	return makedev(stx->stx_dev_major, stx->stx_dev_minor);
 }
 
+int vs_journal_decode(const char *key, const void *val, size_t len, struct vs_journal_ent *ret)
+{
+	struct journal_value v;
+	uint64_t dev, ino;
+	int end = 0;
+
+	if (strncmp(key, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) ||
+	    sscanf(key + strlen(JOURNAL_PREFIX), "%" SCNx64 ".%" SCNx64 "%n", &dev, &ino, &end) !=
+	        2 ||
+	    key[strlen(JOURNAL_PREFIX) + (size_t)end] != '\0')
+		return -EINVAL;
+	if (len != sizeof(v))
+		return -EINVAL;
+	memcpy(&v, val, sizeof(v));
+	if (v.magic != JOURNAL_MAGIC || v.cap_len > sizeof(v.cap) || (v.mode & ~(07777u | S_IFMT)))
+		return -EINVAL;
+	*ret = (struct vs_journal_ent){.dev = dev,
+	                               .ino = ino,
+	                               .mtime_sec = v.mtime_sec,
+	                               .mtime_nsec = v.mtime_nsec,
+	                               .mode = v.mode};
+	ret->xs.have_cap = v.cap_len > 0;
+	ret->xs.cap_len = v.cap_len;
+	memcpy(ret->xs.cap, v.cap, v.cap_len);
+	return 0;
+}
+
+static int load_one(struct vs_state *s, const char *key, void *userdata)
+{
+	struct vs_ctx *ctx = userdata;
+	struct vs_journal_ent e, *grown;
+	struct journal_value v;
+	int n = vs_state_get(s, key, &v, sizeof(v));
+
+	if (n < 0 || vs_journal_decode(key, &v, (size_t)n, &e) < 0)
+		return 0; /* not a note of ours: leave it */
+	grown = realloc(ctx->journal, (ctx->journal_n + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	ctx->journal = grown;
+	ctx->journal[ctx->journal_n++] = e;
+	return 0;
+}
+
 int vs_journal_load(struct vs_ctx *ctx)
 {
-	_cleanup_free_ char *names = NULL;
-	ssize_t len = flistxattr(ctx->root_fd, NULL, 0);
-
-	if (len <= 0)
-		return 0; /* none, or no xattrs here */
-	names = malloc((size_t)len);
-	if (!names)
-		return -ENOMEM;
-	len = flistxattr(ctx->root_fd, names, (size_t)len);
-	if (len <= 0)
-		return 0;
-	for (char *n = names; n < names + len; n += strlen(n) + 1) {
-		struct vs_journal_ent *e, *grown;
-		struct journal_value v;
-		uint64_t dev, ino;
-
-		if (strncmp(n, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) ||
-		    sscanf(n + strlen(JOURNAL_PREFIX), "%" SCNx64 ".%" SCNx64, &dev, &ino) != 2)
-			continue;
-		if (fgetxattr(ctx->root_fd, n, &v, sizeof(v)) != (ssize_t)sizeof(v) ||
-		    v.magic != JOURNAL_MAGIC || v.cap_len > sizeof(v.cap))
-			continue;
-		grown = realloc(ctx->journal, (ctx->journal_n + 1) * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		ctx->journal = grown;
-		e = &ctx->journal[ctx->journal_n++];
-		*e = (struct vs_journal_ent){.dev = dev,
-		                             .ino = ino,
-		                             .mtime_sec = v.mtime_sec,
-		                             .mtime_nsec = v.mtime_nsec,
-		                             .mode = v.mode};
-		e->xs.have_cap = v.cap_len > 0;
-		e->xs.cap_len = v.cap_len;
-		memcpy(e->xs.cap, v.cap, v.cap_len);
-	}
-	return 0;
+	return vs_state_list(&ctx->state, JOURNAL_PREFIX, load_one, ctx);
 }
 
 bool vs_journal_lookup(struct vs_ctx *ctx, const struct statx *stx, uint32_t *mode,
@@ -109,26 +124,19 @@ int vs_journal_add(struct vs_ctx *ctx, const struct statx *stx, uint32_t mode,
                    const struct vs_xattr_state *xs)
 {
 	struct journal_value v = {.magic = JOURNAL_MAGIC,
-	                          .mode = mode,
+	                          .mode = mode & 07777,
 	                          .mtime_sec = stx->stx_mtime.tv_sec,
 	                          .mtime_nsec = stx->stx_mtime.tv_nsec};
 	char key[96];
 
-	if (atomic_load_explicit(&ctx->journal_off, memory_order_relaxed))
-		return -EOPNOTSUPP;
-	if (xs->have_cap && xs->cap_len <= sizeof(v.cap)) {
+	if (xs->have_cap) {
+		if (xs->cap_len > sizeof(v.cap))
+			return -E2BIG;
 		v.cap_len = xs->cap_len;
 		memcpy(v.cap, xs->cap, xs->cap_len);
 	}
 	journal_key(key, sizeof(key), stx_dev(stx), stx->stx_ino);
-	if (fsetxattr(ctx->root_fd, key, &v, sizeof(v), 0) < 0) {
-		int r = neg_errno();
-
-		if (r == -EOPNOTSUPP || r == -ENOTSUP || r == -EPERM)
-			atomic_store(&ctx->journal_off, true);
-		return r;
-	}
-	return 0;
+	return vs_state_set(&ctx->state, key, &v, sizeof(v));
 }
 
 void vs_journal_remove(struct vs_ctx *ctx, const struct statx *stx)
@@ -136,7 +144,7 @@ void vs_journal_remove(struct vs_ctx *ctx, const struct statx *stx)
 	char key[96];
 
 	journal_key(key, sizeof(key), stx_dev(stx), stx->stx_ino);
-	(void)fremovexattr(ctx->root_fd, key);
+	(void)vs_state_remove(&ctx->state, key);
 }
 
 void vs_journal_clear(struct vs_ctx *ctx)
@@ -145,7 +153,7 @@ void vs_journal_clear(struct vs_ctx *ctx)
 		char key[96];
 
 		journal_key(key, sizeof(key), ctx->journal[i].dev, ctx->journal[i].ino);
-		(void)fremovexattr(ctx->root_fd, key);
+		(void)vs_state_remove(&ctx->state, key);
 	}
 	free(ctx->journal);
 	ctx->journal = NULL;

@@ -11,6 +11,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h> /* ST_RDONLY, which statfs f_flags reports too */
 #include <sys/resource.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -217,30 +218,6 @@ static void tick(struct vs_ctx *ctx, void *userdata)
 }
 
 /*
- * Makes a root that already matches stop matching, in a way the finishing
- * run undoes: so a run killed mid-walk never leaves a tree that
- * on-root-mismatch takes as finished (kubernetes issue 89776). fsgroup
- * clears the root's setgid bit; shift moves the root's owner back to the
- * FROM IDs it came from, which the last step maps forward again.
- */
-static int unmatch_root(struct vs_ctx *ctx, const struct statx *stx)
-{
-	const struct vs_job *job = ctx->job;
-
-	if (job->mode == VS_MODE_FSGROUP)
-		return fchmod(ctx->root_fd, stx->stx_mode & 07777 & ~S_ISGID) < 0 ? neg_errno() : 0;
-
-	struct vs_idmap ru = job->uid_map, rg = job->gid_map;
-	uint32_t uid = stx->stx_uid, gid = stx->stx_gid;
-
-	vs_idmap_reverse(&ru);
-	vs_idmap_reverse(&rg);
-	vs_idmap_map(&ru, uid, &uid);
-	vs_idmap_map(&rg, gid, &gid);
-	return fchown(ctx->root_fd, uid, gid) < 0 ? neg_errno() : 0;
-}
-
-/*
  * One worker per CPU keeps local filesystems at the syscall floor. Where
  * every call is a round trip (network, FUSE) a worker spends its time
  * waiting on its chown, which io_uring cannot batch: there the number of
@@ -274,8 +251,7 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	struct tick_state ts = {.start = now_s()};
 	struct vs_counters t, root_c = {0};
 	struct statx root;
-	struct vs_inode root_ino;
-	bool matched, slow;
+	bool slow;
 	int e;
 
 	memset(r, 0, sizeof(*r));
@@ -286,6 +262,7 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
 		pthread_mutex_init(&ctx.ino_locks[i], NULL);
 	ctx.xattrs = !job->no_xattrs;
+	vs_state_init(&ctx.state);
 
 	e = vs_job_validate(job, r);
 	if (e < 0)
@@ -299,9 +276,17 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	if (e < 0)
 		goto out;
 
-	vs_inode_from_statx(&root_ino, &root);
-	matched = vs_root_matches(job, &root_ino);
-	if (matched && job->policy == VS_POLICY_ON_ROOT_MISMATCH) {
+	vs_state_attach(&ctx.state, ctx.root_fd);
+	/* one run on a tree at a time: a second (a retried container creation
+	 * whose first hook still runs) waits, then finds the tree done */
+	if (!job->dry_run && flock(ctx.root_fd, LOCK_EX) < 0 && errno != ENOLCK &&
+	    errno != EOPNOTSUPP && errno != EINVAL) {
+		e = neg_errno();
+		e = vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot lock '%s': %s", tree_name(job),
+		            strerror(-e));
+		goto out;
+	}
+	if (vs_tree_done(&ctx, &root) && job->policy == VS_POLICY_ON_ROOT_MISMATCH) {
 		r->skipped = true;
 		goto out;
 	}
@@ -326,8 +311,8 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 
 	if (!job->dry_run) {
 		e = vs_journal_load(&ctx);
-		if (e == 0 && matched)
-			e = unmatch_root(&ctx, &root);
+		if (e == 0)
+			e = vs_root_unmatch(&ctx, &root);
 		if (e < 0) {
 			e = vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot prepare '%s': %s",
 			            tree_name(job), strerror(-e));
@@ -341,16 +326,7 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 
 	/* the root last, and only when everything below it is done */
 	if (e == 0 && t.failed == 0) {
-		if (statx(ctx.root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, &root) < 0)
-			vs_record_error(&ctx, &root_c, ctx.root_fd, "", neg_errno());
-		else
-			vs_apply_at(&ctx, &root_c, ctx.root_fd, "", &root);
-		/* un-matching and matching again is no change */
-		if (matched && !job->dry_run && root_c.changed && !root_c.acls && !root_c.caps &&
-		    statx(ctx.root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, &root) == 0 &&
-		    root.stx_uid == root_ino.uid && root.stx_gid == root_ino.gid &&
-		    root.stx_mode == root_ino.mode)
-			root_c.changed = 0;
+		vs_root_finish(&ctx, &root_c, &root);
 	} else {
 		root_c.entries = 1;
 		r->root_left_unmatched = !job->dry_run;
@@ -359,6 +335,8 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 		r->root_left_unmatched = true;
 	if (!job->dry_run && e == 0 && t.failed + root_c.failed == 0)
 		vs_journal_clear(&ctx);
+	if (!job->dry_run)
+		vs_state_tidy(&ctx.state);
 
 	r->entries = t.entries + root_c.entries;
 	r->changed = t.changed + root_c.changed;
@@ -383,8 +361,9 @@ out:
 	r->elapsed_s = now_s() - ts.start;
 	free(ctx.workers);
 	free(ctx.journal);
+	vs_state_fini(&ctx.state);
 	if (ctx.root_fd >= 0)
-		close(ctx.root_fd);
+		close(ctx.root_fd); /* and with it the lock */
 	pthread_mutex_destroy(&ctx.err_lock);
 	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
 		pthread_mutex_destroy(&ctx.ino_locks[i]);

@@ -253,6 +253,9 @@ static void process_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, u
 			vs_record_error(ctx, &w->c, d->fd, e->name, e->err);
 			continue;
 		}
+		/* the volume's state (state.c) is volshift's, not the tree's */
+		if (d->borrowed_fd && !strcmp(e->name, VS_STATE_DIR) && vs_state_is_ours(&e->stx))
+			continue;
 		if (crosses_mount(d, &e->stx) &&
 		    (!ctx->job->cross_mounts || !mount_allowed(d->fd, e->name))) {
 			ctr_add(&w->c.skipped_mounts, 1);
