@@ -4,7 +4,7 @@
  * after a fixed delay, standing in for NFS or network block storage, where
  * each metadata operation is a round trip (bench/run's "slow" cache state).
  *
- *   latfs [--delay-us N] [--threads N] [--no-xattrs] [--readdirplus]
+ *   latfs [--delay-us N] [--threads N] [--xattrs | --no-xattrs] [--readdirplus]
  *         [--foreground] [--debug] BACKING MOUNTPOINT
  *
  * Metadata only, what an ownership walk does: lookup, getattr, setattr
@@ -17,9 +17,15 @@
  * As on NFS, lookups in one directory run in parallel and a chown does not
  * make the kernel fetch the attributes first (see INIT_FLAGS). --readdirplus
  * answers every readdir with the entries' attributes, as an NFS READDIRPLUS
- * does, so a walk needs no lookup per entry. --no-xattrs answers ENOSYS to
- * the xattr calls: the kernel stops asking and answers EOPNOTSUPP itself
- * without a round trip, as on an NFS mount without xattr support.
+ * does, so a walk needs no lookup per entry.
+ *
+ * Extended attributes (--xattrs, the default) pass through to the backing
+ * inode, errors included (ENODATA for a missing attribute, ENOTSUP where the
+ * backing filesystem has none), so POSIX ACLs and file capabilities behave
+ * as on the backing filesystem; a symlink's own attributes are reached
+ * through its directory and name, never by following it. --no-xattrs answers
+ * ENOSYS to the xattr calls: the kernel stops asking and answers EOPNOTSUPP
+ * itself without a round trip, as on an NFS mount without xattr support.
  *
  * Mount a fresh instance for every measurement: attributes stay cached in the
  * kernel for 60 s (an NFS client's acregmax), so a second walk over the same
@@ -29,8 +35,7 @@
  * Each kernel inode is one backing inode, pinned by an O_PATH|O_NOFOLLOW fd
  * and found again by (st_dev, st_ino), so hard links are one inode as on the
  * backing filesystem. Nothing in the backing tree is followed: symlinks are
- * entries of their own, and their xattrs answer EOPNOTSUPP (from an O_PATH
- * fd, the only way to reach them would follow the link).
+ * entries of their own.
  */
 #define FUSE_USE_VERSION 312
 
@@ -64,7 +69,9 @@
 struct node {
 	dev_t dev;
 	ino_t ino;
-	int fd; /* O_PATH|O_NOFOLLOW on the backing entry */
+	int fd;     /* O_PATH|O_NOFOLLOW on the backing entry */
+	int dir_fd; /* symlinks: O_PATH on the directory it was found in, else -1 */
+	char *name; /* the name it was first looked up by; "/" for the root */
 	bool is_symlink;
 	uint64_t nlookup; /* the kernel's references; under table_lock */
 };
@@ -74,7 +81,7 @@ struct dir {
 	off_t next; /* offset of the entry the next readdir starts at */
 };
 
-static struct node root;
+static struct node root = {.dir_fd = -1, .name = "/"};
 static void *table; /* tsearch tree of struct node by (dev, ino) */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct timespec delay = {.tv_nsec = 1000000};
@@ -135,6 +142,7 @@ static int lookup_ref(struct node *parent, const char *name, struct fuse_entry_p
 	}
 	n->dev = e->attr.st_dev;
 	n->ino = e->attr.st_ino;
+	n->dir_fd = -1;
 	pthread_mutex_lock(&table_lock);
 	slot = tsearch(n, &table, node_cmp);
 	if (!slot) {
@@ -150,6 +158,19 @@ static int lookup_ref(struct node *parent, const char *name, struct fuse_entry_p
 	} else {
 		n->fd = fd;
 		n->is_symlink = S_ISLNK(e->attr.st_mode);
+		n->name = strdup(name);
+		if (n->is_symlink)
+			n->dir_fd = fcntl(parent->fd, F_DUPFD_CLOEXEC, 0);
+		if (!n->name || (n->is_symlink && n->dir_fd < 0)) {
+			tdelete(n, &table, node_cmp);
+			pthread_mutex_unlock(&table_lock);
+			if (n->dir_fd >= 0)
+				close(n->dir_fd);
+			free(n->name);
+			free(n);
+			close(fd);
+			return ENOMEM;
+		}
 	}
 	n->nlookup++;
 	pthread_mutex_unlock(&table_lock);
@@ -170,6 +191,9 @@ static void unref(fuse_ino_t ino, uint64_t count)
 	if (n->nlookup == 0) {
 		tdelete(n, &table, node_cmp);
 		close(n->fd);
+		if (n->dir_fd >= 0)
+			close(n->dir_fd);
+		free(n->name);
 		free(n);
 	}
 	pthread_mutex_unlock(&table_lock);
@@ -405,34 +429,55 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
-/* The xattr calls reach the inode through /proc/self/fd, which would follow
- * a symlink: those get EOPNOTSUPP. Returns the path, or NULL when answered. */
-static const char *xattr_path(fuse_req_t req, fuse_ino_t ino, char buf[static 32])
+/*
+ * Where the xattr calls reach a node's own inode without following a
+ * symlink: a file or directory through the /proc link of its O_PATH fd,
+ * which the plain calls follow to the inode itself; a symlink through the
+ * directory it was found in and its name, with the l* calls, which do not
+ * follow it.
+ */
+struct xpath {
+	char path[64 + NAME_MAX];
+	bool nofollow;
+};
+
+/* Starts an xattr request; false when it was answered already
+ * (a name too long). */
+static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, struct xpath *x)
 {
 	struct node *n = node_of(ino);
+	int len;
 
 	wait_delay();
-	if (n->is_symlink) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return NULL;
+	x->nofollow = n->is_symlink;
+	len = n->is_symlink
+	          ? snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", n->dir_fd, n->name)
+	          : snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d", n->fd);
+	if (len < 0 || (size_t)len >= sizeof(x->path)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return false;
 	}
-	proc_path(n, buf);
-	return buf;
+	return true;
 }
 
 /* listxattr (NAME NULL) and getxattr; SIZE 0 asks for the length only. */
 static void read_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	char proc[32], *buf = NULL;
+	struct xpath x;
+	char *buf = NULL;
 	ssize_t len;
 
-	if (!xattr_path(req, ino, proc))
+	if (!xattr_begin(req, ino, &x))
 		return;
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	len = name ? getxattr(proc, name, buf, size) : listxattr(proc, buf, size);
+	if (name)
+		len = x.nofollow ? lgetxattr(x.path, name, buf, size)
+		                 : getxattr(x.path, name, buf, size);
+	else
+		len = x.nofollow ? llistxattr(x.path, buf, size) : listxattr(x.path, buf, size);
 	if (len < 0)
 		fuse_reply_err(req, errno);
 	else if (size == 0)
@@ -455,18 +500,25 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags)
 {
-	char proc[32];
+	struct xpath x;
+	int r;
 
-	if (xattr_path(req, ino, proc))
-		fuse_reply_err(req, setxattr(proc, name, value, size, flags) < 0 ? errno : 0);
+	if (!xattr_begin(req, ino, &x))
+		return;
+	r = x.nofollow ? lsetxattr(x.path, name, value, size, flags)
+	               : setxattr(x.path, name, value, size, flags);
+	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	char proc[32];
+	struct xpath x;
+	int r;
 
-	if (xattr_path(req, ino, proc))
-		fuse_reply_err(req, removexattr(proc, name) < 0 ? errno : 0);
+	if (!xattr_begin(req, ino, &x))
+		return;
+	r = x.nofollow ? lremovexattr(x.path, name) : removexattr(x.path, name);
+	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
 static struct fuse_lowlevel_ops ops = {
@@ -570,8 +622,23 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--no-xattrs] [--readdirplus]\n"
-	           "             [--foreground] [--debug] BACKING MOUNTPOINT\n");
+	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--xattrs | --no-xattrs]\n"
+	           "             [--readdirplus] [--foreground] [--debug] BACKING MOUNTPOINT\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\n"
+	       "A FUSE passthrough of BACKING on MOUNTPOINT (metadata only) that answers\n"
+	       "every request after a fixed delay.\n"
+	       "\n"
+	       "  --delay-us N      delay of every request, in microseconds (1000)\n"
+	       "  --threads N       requests served at once, at most (128)\n"
+	       "  --xattrs          pass xattr calls through to the backing inode (default)\n"
+	       "  --no-xattrs       answer ENOSYS to them: the kernel then answers EOPNOTSUPP\n"
+	       "  --readdirplus     answer every readdir with the entries' attributes\n"
+	       "  --foreground      do not daemonize; --debug: and log every request\n");
 }
 
 static long number(const char *s, const char *what, long min)
@@ -591,12 +658,17 @@ static long number(const char *s, const char *what, long min)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"delay-us", required_argument, NULL, 'D'}, {"threads", required_argument, NULL, 't'},
-	    {"no-xattrs", no_argument, NULL, 'X'},      {"readdirplus", no_argument, NULL, 'P'},
-	    {"foreground", no_argument, NULL, 'f'},     {"debug", no_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},           {0},
+	    {"delay-us", required_argument, NULL, 'D'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"xattrs", no_argument, NULL, 'x'},
+	    {"no-xattrs", no_argument, NULL, 'X'},
+	    {"readdirplus", no_argument, NULL, 'P'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	bool foreground = false;
+	bool foreground = false, xattrs = true;
 	unsigned threads = 128;
 	char *fargv[] = {argv[0], "-d", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
@@ -617,9 +689,11 @@ int main(int argc, char **argv)
 		case 't':
 			threads = (unsigned)number(optarg, "--threads", 1);
 			break;
+		case 'x':
+			xattrs = true;
+			break;
 		case 'X':
-			ops.listxattr = NULL, ops.getxattr = NULL;
-			ops.setxattr = NULL, ops.removexattr = NULL;
+			xattrs = false;
 			break;
 		case 'P':
 			ops.readdirplus = op_readdirplus;
@@ -633,7 +707,7 @@ int main(int argc, char **argv)
 			args.argc = 2;
 			break;
 		case 'h':
-			usage(stdout);
+			help();
 			return 0;
 		default:
 			usage(stderr);
@@ -643,6 +717,10 @@ int main(int argc, char **argv)
 	if (argc - optind != 2) {
 		usage(stderr);
 		return 2;
+	}
+	if (!xattrs) {
+		ops.listxattr = NULL, ops.getxattr = NULL;
+		ops.setxattr = NULL, ops.removexattr = NULL;
 	}
 	mnt = realpath(argv[optind + 1], NULL); /* fuse_daemonize() goes to / */
 	if (!mnt) {
