@@ -4,8 +4,8 @@
  * after a fixed delay, standing in for NFS or network block storage, where
  * each metadata operation is a round trip (bench/run's "slow" cache state).
  *
- *   latfs [--delay-us N] [--threads N] [--xattrs | --no-xattrs] [--readdirplus]
- *         [--foreground] [--debug] BACKING MOUNTPOINT
+ *   latfs [--delay-us N] [--threads N] [--max-inflight N] [--xattrs | --no-xattrs]
+ *         [--readdirplus] [--stats] [--foreground] [--debug] BACKING MOUNTPOINT
  *
  * Metadata only, what an ownership walk does: lookup, getattr, setattr
  * (owner and mode), readlink, readdir(plus), statfs and the xattr calls; no
@@ -13,6 +13,12 @@
  * before it is served, by up to --threads (128) threads at once, so that
  * concurrent requests overlap their delays as on a network filesystem.
  * Forgets are not delayed: the kernel does not wait for them.
+ *
+ * --max-inflight N: at most N requests of this mount are being served (their
+ * delay included) at once; the others queue until a slot frees, as on an NFS
+ * client whose RPC slot table has N slots. Mounts are independent: N shard
+ * processes each with a mount of their own over one backing directory get N
+ * slot tables. Default: no limit but --threads.
  *
  * As on NFS, lookups in one directory run in parallel and a chown does not
  * make the kernel fetch the attributes first (see INIT_FLAGS). --readdirplus
@@ -26,6 +32,9 @@
  * through its directory and name, never by following it. --no-xattrs answers
  * ENOSYS to the xattr calls: the kernel stops asking and answers EOPNOTSUPP
  * itself without a round trip, as on an NFS mount without xattr support.
+ *
+ * --stats prints, on exit, the requests served by kind and the most that were
+ * in flight at once.
  *
  * Mount a fresh instance for every measurement: attributes stay cached in the
  * kernel for 60 s (an NFS client's acregmax), so a second walk over the same
@@ -50,6 +59,8 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <search.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -87,11 +98,67 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct timespec delay = {.tv_nsec = 1000000};
 static bool readdirplus_always;
 
+/* ------------------------------------------------------- round trips */
+
+/* What the requests were, for --stats. */
+enum kind {
+	K_LOOKUP,
+	K_GETATTR,
+	K_SETATTR,
+	K_READLINK,
+	K_OPENDIR,
+	K_READDIR,
+	K_RELEASEDIR,
+	K_STATFS,
+	K_GETXATTR,
+	K_LISTXATTR,
+	K_SETXATTR,
+	K_REMOVEXATTR,
+	K_MAX,
+};
+static const char *const kind_names[K_MAX] = {
+    "lookup",  "getattr", "setattr",  "readlink",  "opendir",  "readdir",
+    "release", "statfs",  "getxattr", "listxattr", "setxattr", "removexattr",
+};
+static atomic_ulong served[K_MAX];
+
+/*
+ * The slot table of --max-inflight: a request takes a slot before its delay
+ * and gives it back once its reply is written. Every reply of a delayed
+ * request leaves through io_writev on the thread that served it, which is
+ * where the slot is freed: no reply path of an op can forget to.
+ */
+static sem_t slots;
+static bool slots_limited;
+static atomic_int inflight, inflight_peak;
+static __thread bool serving; /* this thread holds a request (and a slot) */
+
+static void end_request(void)
+{
+	if (!serving)
+		return;
+	serving = false;
+	atomic_fetch_sub(&inflight, 1);
+	if (slots_limited)
+		sem_post(&slots);
+}
+
 /* The round trip: every answer waits for it. */
-static void wait_delay(void)
+static void begin_request(enum kind k)
 {
 	struct timespec left = delay;
+	int now, peak;
 
+	end_request(); /* a request before that had no reply: not ours to hold */
+	if (slots_limited)
+		while (sem_wait(&slots) < 0)
+			;
+	serving = true;
+	now = atomic_fetch_add(&inflight, 1) + 1;
+	peak = atomic_load(&inflight_peak);
+	while (now > peak && !atomic_compare_exchange_weak(&inflight_peak, &peak, now))
+		;
+	atomic_fetch_add(&served[k], 1);
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) == EINTR)
 		;
 }
@@ -218,7 +285,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int err;
 
-	wait_delay();
+	begin_request(K_LOOKUP);
 	err = lookup_ref(node_of(parent), name, &e);
 	if (err)
 		fuse_reply_err(req, err);
@@ -252,7 +319,7 @@ static void reply_attr(fuse_req_t req, const struct node *n)
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	wait_delay();
+	begin_request(K_GETATTR);
 	reply_attr(req, node_of(ino));
 }
 
@@ -264,7 +331,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	char proc[32];
 
 	(void)fi;
-	wait_delay();
+	begin_request(K_SETATTR);
 	if (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
@@ -295,7 +362,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char buf[PATH_MAX + 1];
 	ssize_t len;
 
-	wait_delay();
+	begin_request(K_READLINK);
 	len = readlinkat(node_of(ino)->fd, "", buf, PATH_MAX);
 	if (len < 0) {
 		fuse_reply_err(req, errno);
@@ -310,7 +377,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dir *d;
 	int fd;
 
-	wait_delay();
+	begin_request(K_OPENDIR);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
@@ -346,7 +413,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t left = size;
 	int err = 0;
 
-	wait_delay();
+	begin_request(K_READDIR);
 	buf = p = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -412,7 +479,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct dir *d = (struct dir *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	wait_delay();
+	begin_request(K_RELEASEDIR);
 	closedir(d->dp);
 	free(d);
 	fuse_reply_err(req, 0);
@@ -422,7 +489,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
 
-	wait_delay();
+	begin_request(K_STATFS);
 	if (fstatvfs(node_of(ino)->fd, &sv) < 0)
 		fuse_reply_err(req, errno);
 	else
@@ -441,14 +508,14 @@ struct xpath {
 	bool nofollow;
 };
 
-/* Starts an xattr request; false when it was answered already
+/* Starts an xattr request of kind K; false when it was answered already
  * (a name too long). */
-static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, struct xpath *x)
+static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, enum kind k, struct xpath *x)
 {
 	struct node *n = node_of(ino);
 	int len;
 
-	wait_delay();
+	begin_request(k);
 	x->nofollow = n->is_symlink;
 	len = n->is_symlink
 	          ? snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", n->dir_fd, n->name)
@@ -467,7 +534,7 @@ static void read_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 	char *buf = NULL;
 	ssize_t len;
 
-	if (!xattr_begin(req, ino, &x))
+	if (!xattr_begin(req, ino, name ? K_GETXATTR : K_LISTXATTR, &x))
 		return;
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
@@ -503,7 +570,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	struct xpath x;
 	int r;
 
-	if (!xattr_begin(req, ino, &x))
+	if (!xattr_begin(req, ino, K_SETXATTR, &x))
 		return;
 	r = x.nofollow ? lsetxattr(x.path, name, value, size, flags)
 	               : setxattr(x.path, name, value, size, flags);
@@ -515,7 +582,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct xpath x;
 	int r;
 
-	if (!xattr_begin(req, ino, &x))
+	if (!xattr_begin(req, ino, K_REMOVEXATTR, &x))
 		return;
 	r = x.nofollow ? lremovexattr(x.path, name) : removexattr(x.path, name);
 	fuse_reply_err(req, r < 0 ? errno : 0);
@@ -575,6 +642,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	const struct fuse_out_header *out = iov[0].iov_base;
+	ssize_t n;
 
 	(void)userdata;
 	if (init_unique && out->unique == init_unique && out->error == 0 && count >= 2 &&
@@ -582,7 +650,9 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		((struct fuse_init_out *)iov[1].iov_base)->flags |= init_flags;
 		init_unique = 0;
 	}
-	return writev(fd, iov, count);
+	n = writev(fd, iov, count);
+	end_request(); /* the reply is out: the request's slot is free */
+	return n;
 }
 
 static const struct fuse_custom_io io = {.read = io_read, .writev = io_writev};
@@ -622,8 +692,9 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--xattrs | --no-xattrs]\n"
-	           "             [--readdirplus] [--foreground] [--debug] BACKING MOUNTPOINT\n");
+	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--max-inflight N]\n"
+	           "             [--xattrs | --no-xattrs] [--readdirplus] [--stats]\n"
+	           "             [--foreground] [--debug] BACKING MOUNTPOINT\n");
 }
 
 static void help(void)
@@ -635,10 +706,27 @@ static void help(void)
 	       "\n"
 	       "  --delay-us N      delay of every request, in microseconds (1000)\n"
 	       "  --threads N       requests served at once, at most (128)\n"
+	       "  --max-inflight N  requests of this mount in flight (delay included) at\n"
+	       "                    once, at most; the rest queue (no limit)\n"
 	       "  --xattrs          pass xattr calls through to the backing inode (default)\n"
 	       "  --no-xattrs       answer ENOSYS to them: the kernel then answers EOPNOTSUPP\n"
 	       "  --readdirplus     answer every readdir with the entries' attributes\n"
+	       "  --stats           on exit, print requests served and peak in flight\n"
 	       "  --foreground      do not daemonize; --debug: and log every request\n");
+}
+
+static void print_stats(void)
+{
+	unsigned long total = 0;
+
+	for (int k = 0; k < K_MAX; k++)
+		total += atomic_load(&served[k]);
+	fprintf(stderr, "latfs: %lu requests served, at most %d in flight:", total,
+	        atomic_load(&inflight_peak));
+	for (int k = 0; k < K_MAX; k++)
+		if (atomic_load(&served[k]))
+			fprintf(stderr, " %s %lu", kind_names[k], atomic_load(&served[k]));
+	fputc('\n', stderr);
 }
 
 static long number(const char *s, const char *what, long min)
@@ -660,15 +748,18 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"delay-us", required_argument, NULL, 'D'},
 	    {"threads", required_argument, NULL, 't'},
+	    {"max-inflight", required_argument, NULL, 'M'},
 	    {"xattrs", no_argument, NULL, 'x'},
 	    {"no-xattrs", no_argument, NULL, 'X'},
 	    {"readdirplus", no_argument, NULL, 'P'},
+	    {"stats", no_argument, NULL, 'S'},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	bool foreground = false, xattrs = true;
+	bool foreground = false, stats = false, xattrs = true;
+	long max_inflight = 0;
 	unsigned threads = 128;
 	char *fargv[] = {argv[0], "-d", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
@@ -689,11 +780,17 @@ int main(int argc, char **argv)
 		case 't':
 			threads = (unsigned)number(optarg, "--threads", 1);
 			break;
+		case 'M':
+			max_inflight = number(optarg, "--max-inflight", 1);
+			break;
 		case 'x':
 			xattrs = true;
 			break;
 		case 'X':
 			xattrs = false;
+			break;
+		case 'S':
+			stats = true;
 			break;
 		case 'P':
 			ops.readdirplus = op_readdirplus;
@@ -721,6 +818,11 @@ int main(int argc, char **argv)
 	if (!xattrs) {
 		ops.listxattr = NULL, ops.getxattr = NULL;
 		ops.setxattr = NULL, ops.removexattr = NULL;
+	}
+	if (max_inflight) {
+		slots_limited = true;
+		sem_init(&slots, 0,
+		         max_inflight > SEM_VALUE_MAX ? SEM_VALUE_MAX : (unsigned)max_inflight);
 	}
 	mnt = realpath(argv[optind + 1], NULL); /* fuse_daemonize() goes to / */
 	if (!mnt) {
@@ -770,6 +872,8 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_destroy(cfg);
 	if (stopped)
 		umount2(mnt, MNT_DETACH);
+	if (stats)
+		print_stats();
 	fuse_session_destroy(session);
 	free(mnt);
 	return rc == 0 ? 0 : 1;
