@@ -2,10 +2,12 @@
 /*
  * latfs: a FUSE passthrough of a directory that answers every request only
  * after a fixed delay, standing in for NFS or network block storage, where
- * each metadata operation is a round trip (bench/run's "slow" cache state).
+ * each metadata operation is a round trip (bench/run's "slow" cache state),
+ * and that fails chosen requests on demand (tests/test_faults.c).
  *
  *   latfs [--delay-us N] [--threads N] [--max-inflight N] [--xattrs | --no-xattrs]
- *         [--readdirplus] [--stats] [--foreground] [--debug] BACKING MOUNTPOINT
+ *         [--readdirplus] [--fail RULE]... [--stats] [--foreground] [--debug]
+ *         BACKING MOUNTPOINT
  *
  * Metadata only, what an ownership walk does: lookup, getattr, setattr
  * (owner and mode), readlink, readdir(plus), statfs and the xattr calls; no
@@ -33,8 +35,39 @@
  * ENOSYS to the xattr calls: the kernel stops asking and answers EOPNOTSUPP
  * itself without a round trip, as on an NFS mount without xattr support.
  *
- * --stats prints, on exit, the requests served by kind and the most that were
- * in flight at once.
+ * --fail RULE (repeatable) fails matching requests, after their delay, with
+ * an errno instead of serving them:
+ *
+ *   OP[+OP...]:ERRNO[:name=GLOB][:attr=GLOB][:every=N][:count=N]
+ *
+ *   OP     readdir (or getdents), lookup, getattr, statx (lookup and getattr),
+ *          chown (a setattr of the owner), chmod (a setattr of the mode),
+ *          getxattr, listxattr, setxattr, removexattr, xattr (all four)
+ *   ERRNO  a name (EIO, EACCES, ENOSPC, ESTALE, EPERM, ENOENT, EROFS, ...) or
+ *          a number; ENOSYS makes the kernel stop sending the xattr calls
+ *   name=  only requests on an entry whose final component matches GLOB
+ *          (fnmatch(3) with FNM_PATHNAME: a readdir matches on the directory's
+ *          name, a lookup on the name looked up, the rest on the name the
+ *          inode was first looked up by; the mount's root is named "/", which
+ *          no '*' matches)
+ *   attr=  xattr calls only: only those on an attribute whose name matches
+ *          GLOB (listxattr never matches a rule with attr=)
+ *   every= only every N-th request that matches the rest of the rule (the
+ *          N-th, 2N-th, ...; counted per rule, over the life of the mount)
+ *   count= fail at most N requests, then serve them again
+ *
+ * The first rule that fires decides. The kernel retries some calls once on
+ * ESTALE (path lookups, chown, chmod): a rule limited by count= or every=
+ * may let the retry through. With --readdirplus, an entry that a lookup rule
+ * might fail is listed without attributes, so that its lookup comes as a
+ * request of its own. Examples:
+ *
+ *   --fail chown:EIO:name=f7          every chown of an entry named f7
+ *   --fail statx:ESTALE:every=100     every 100th lookup or getattr
+ *   --fail setxattr:ENOSPC:attr=security.capability:count=1
+ *
+ * --stats prints, on exit, the requests served by kind, the most that were in
+ * flight at once, and how often each rule fired.
  *
  * Mount a fresh instance for every measurement: attributes stay cached in the
  * kernel for 60 s (an NFS client's acregmax), so a second walk over the same
@@ -51,6 +84,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <fuse_lowlevel.h>
 #include <getopt.h>
 #include <limits.h>
@@ -161,6 +195,200 @@ static void begin_request(enum kind k)
 	atomic_fetch_add(&served[k], 1);
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) == EINTR)
 		;
+}
+
+/* ------------------------------------------------------------- faults */
+
+enum {
+	OP_READDIR = 1 << 0,
+	OP_LOOKUP = 1 << 1,
+	OP_GETATTR = 1 << 2,
+	OP_CHOWN = 1 << 3,
+	OP_CHMOD = 1 << 4,
+	OP_GETXATTR = 1 << 5,
+	OP_LISTXATTR = 1 << 6,
+	OP_SETXATTR = 1 << 7,
+	OP_REMOVEXATTR = 1 << 8,
+};
+
+static const struct {
+	const char *name;
+	unsigned ops;
+} op_names[] = {
+    {"readdir", OP_READDIR},
+    {"getdents", OP_READDIR},
+    {"lookup", OP_LOOKUP},
+    {"getattr", OP_GETATTR},
+    {"statx", OP_LOOKUP | OP_GETATTR},
+    {"chown", OP_CHOWN},
+    {"chmod", OP_CHMOD},
+    {"getxattr", OP_GETXATTR},
+    {"listxattr", OP_LISTXATTR},
+    {"setxattr", OP_SETXATTR},
+    {"removexattr", OP_REMOVEXATTR},
+    {"xattr", OP_GETXATTR | OP_LISTXATTR | OP_SETXATTR | OP_REMOVEXATTR},
+};
+
+/* clang-format off */
+#define ERRNO_NAME(e) {#e, e}
+/* clang-format on */
+static const struct {
+	const char *name;
+	int err;
+} errno_names[] = {
+    ERRNO_NAME(EPERM),   ERRNO_NAME(ENOENT),       ERRNO_NAME(EIO),        ERRNO_NAME(ENXIO),
+    ERRNO_NAME(E2BIG),   ERRNO_NAME(EBADF),        ERRNO_NAME(EAGAIN),     ERRNO_NAME(ENOMEM),
+    ERRNO_NAME(EACCES),  ERRNO_NAME(EFAULT),       ERRNO_NAME(EBUSY),      ERRNO_NAME(EEXIST),
+    ERRNO_NAME(EXDEV),   ERRNO_NAME(ENODEV),       ERRNO_NAME(ENOTDIR),    ERRNO_NAME(EISDIR),
+    ERRNO_NAME(EINVAL),  ERRNO_NAME(ENFILE),       ERRNO_NAME(EMFILE),     ERRNO_NAME(EFBIG),
+    ERRNO_NAME(ENOSPC),  ERRNO_NAME(EROFS),        ERRNO_NAME(EMLINK),     ERRNO_NAME(ERANGE),
+    ERRNO_NAME(EDEADLK), ERRNO_NAME(ENAMETOOLONG), ERRNO_NAME(ENOSYS),     ERRNO_NAME(ENOTEMPTY),
+    ERRNO_NAME(ELOOP),   ERRNO_NAME(ENODATA),      ERRNO_NAME(EOVERFLOW),  ERRNO_NAME(EOPNOTSUPP),
+    ERRNO_NAME(ENOTSUP), ERRNO_NAME(ENOTCONN),     ERRNO_NAME(ECONNRESET), ERRNO_NAME(ETIMEDOUT),
+    ERRNO_NAME(ESTALE),  ERRNO_NAME(EDQUOT),       ERRNO_NAME(EREMOTEIO),  ERRNO_NAME(EINTR),
+    ERRNO_NAME(ENOLCK),  ERRNO_NAME(ECANCELED),
+};
+
+struct rule {
+	const char *spec; /* as given, for --stats */
+	unsigned ops;
+	int err;
+	char *name;          /* glob of the entry's name, or NULL */
+	char *attr;          /* glob of the xattr's name, or NULL */
+	unsigned long every; /* 0: every matching request */
+	long count;          /* -1: no limit */
+	atomic_ulong calls;  /* matching requests seen */
+	atomic_long fired;
+};
+
+static struct rule *rules;
+static size_t n_rules;
+
+static bool rule_matches(const struct rule *r, unsigned op, const char *name, const char *attr)
+{
+	if (!(r->ops & op))
+		return false;
+	if (r->name && fnmatch(r->name, name, FNM_PATHNAME) != 0)
+		return false;
+	return !r->attr || (attr && fnmatch(r->attr, attr, 0) == 0);
+}
+
+/* One more failure of R, unless its count is used up. */
+static bool rule_take(struct rule *r)
+{
+	long f = atomic_load(&r->fired);
+
+	do {
+		if (r->count >= 0 && f >= r->count)
+			return false;
+	} while (!atomic_compare_exchange_weak(&r->fired, &f, f + 1));
+	return true;
+}
+
+/* The errno the rules answer this request with, or 0 to serve it. NAME is
+ * the entry's name, ATTR the xattr's (or NULL). */
+static int fault(unsigned op, const char *name, const char *attr)
+{
+	for (size_t i = 0; i < n_rules; i++) {
+		struct rule *r = &rules[i];
+		unsigned long call;
+
+		if (!rule_matches(r, op, name, attr))
+			continue;
+		call = atomic_fetch_add(&r->calls, 1) + 1;
+		if (r->every && call % r->every)
+			continue;
+		if (rule_take(r))
+			return r->err;
+	}
+	return 0;
+}
+
+/* Whether some rule could fail this request (nothing is counted). */
+static bool may_fault(unsigned op, const char *name)
+{
+	for (size_t i = 0; i < n_rules; i++)
+		if (rule_matches(&rules[i], op, name, NULL))
+			return true;
+	return false;
+}
+
+static void bad_rule(const char *spec, const char *why)
+{
+	fprintf(stderr, "latfs: --fail '%s': %s\n", spec, why);
+	exit(2);
+}
+
+static long rule_number(const char *spec, const char *s, long min, const char *why)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min)
+		bad_rule(spec, why);
+	return v;
+}
+
+/* Parses OP[+OP...]:ERRNO[:name=GLOB][:attr=GLOB][:every=N][:count=N]. */
+static void add_rule(const char *spec)
+{
+	char *copy = strdup(spec), *save = NULL, *field, *op, *opsave = NULL;
+	struct rule *r, *grown;
+
+	grown = realloc(rules, (n_rules + 1) * sizeof(*rules));
+	if (!copy || !grown) {
+		fprintf(stderr, "latfs: out of memory\n");
+		exit(1);
+	}
+	rules = grown;
+	r = &rules[n_rules++];
+	*r = (struct rule){.spec = spec, .count = -1};
+
+	field = strtok_r(copy, ":", &save);
+	for (op = strtok_r(field ? field : "", "+", &opsave); op;
+	     op = strtok_r(NULL, "+", &opsave)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+			if (!strcmp(op, op_names[i].name))
+				break;
+		if (i == sizeof(op_names) / sizeof(op_names[0]))
+			bad_rule(spec, "unknown operation (readdir, getdents, lookup, getattr, "
+			               "statx, chown, chmod, getxattr, listxattr, setxattr, "
+			               "removexattr, xattr)");
+		r->ops |= op_names[i].ops;
+	}
+	if (!r->ops)
+		bad_rule(spec, "no operation");
+
+	field = strtok_r(NULL, ":", &save);
+	if (!field)
+		bad_rule(spec, "no errno");
+	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
+		if (!strcmp(field, errno_names[i].name))
+			r->err = errno_names[i].err;
+	if (!r->err)
+		r->err = (int)rule_number(spec, field, 1,
+		                          "unknown errno (a name such as EIO, or 1..4095)");
+	if (r->err > 4095)
+		bad_rule(spec, "unknown errno (a name such as EIO, or 1..4095)");
+
+	while ((field = strtok_r(NULL, ":", &save))) {
+		if (!strncmp(field, "name=", 5) && field[5])
+			r->name = field + 5;
+		else if (!strncmp(field, "attr=", 5) && field[5])
+			r->attr = field + 5;
+		else if (!strncmp(field, "every=", 6))
+			r->every = (unsigned long)rule_number(spec, field + 6, 1,
+			                                      "every= wants a number >= 1");
+		else if (!strncmp(field, "count=", 6))
+			r->count = rule_number(spec, field + 6, 1, "count= wants a number >= 1");
+		else
+			bad_rule(spec, "unknown field (name=, attr=, every=, count=)");
+	}
+	/* copy stays: name and attr point into it */
 }
 
 static struct node *node_of(fuse_ino_t ino)
@@ -286,7 +514,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int err;
 
 	begin_request(K_LOOKUP);
-	err = lookup_ref(node_of(parent), name, &e);
+	err = fault(OP_LOOKUP, name, NULL);
+	if (!err)
+		err = lookup_ref(node_of(parent), name, &e);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -318,9 +548,16 @@ static void reply_attr(fuse_req_t req, const struct node *n)
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct node *n = node_of(ino);
+	int err;
+
 	(void)fi;
 	begin_request(K_GETATTR);
-	reply_attr(req, node_of(ino));
+	err = fault(OP_GETATTR, n->name, NULL);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		reply_attr(req, n);
 }
 
 /* Owner and mode, what a walk changes; size and times are not served. */
@@ -329,11 +566,21 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	struct node *n = node_of(ino);
 	char proc[32];
+	int err = 0;
 
 	(void)fi;
 	begin_request(K_SETATTR);
 	if (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	/* a request that is refused changes nothing, as a whole */
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		err = fault(OP_CHOWN, n->name, NULL);
+	if (!err && (to_set & FUSE_SET_ATTR_MODE))
+		err = fault(OP_CHMOD, n->name, NULL);
+	if (err) {
+		fuse_reply_err(req, err);
 		return;
 	}
 	/* The owner first: a chown clears setuid/setgid, and a mode sent with
@@ -411,9 +658,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct dir *d = (struct dir *)(uintptr_t)fi->fh;
 	char *buf, *p;
 	size_t left = size;
-	int err = 0;
+	int err;
 
 	begin_request(K_READDIR);
+	err = fault(OP_READDIR, node_of(ino)->name, NULL);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
 	buf = p = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -434,7 +686,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			err = errno;
 			break;
 		}
-		if (plus && !is_dot(de->d_name)) {
+		/* an entry a lookup rule might fail goes without attributes:
+		 * the kernel then looks it up, and the rule sees that */
+		if (plus && !is_dot(de->d_name) && !may_fault(OP_LOOKUP, de->d_name)) {
 			if (lookup_ref(node_of(ino), de->d_name, &e) != 0)
 				continue; /* gone since it was listed */
 		} else {
@@ -509,13 +763,19 @@ struct xpath {
 };
 
 /* Starts an xattr request of kind K; false when it was answered already
- * (a name too long). */
-static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, enum kind k, struct xpath *x)
+ * (refused by a rule, or a name too long). */
+static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, enum kind k, unsigned op, const char *attr,
+                        struct xpath *x)
 {
 	struct node *n = node_of(ino);
-	int len;
+	int err, len;
 
 	begin_request(k);
+	err = fault(op, n->name, attr);
+	if (err) {
+		fuse_reply_err(req, err);
+		return false;
+	}
 	x->nofollow = n->is_symlink;
 	len = n->is_symlink
 	          ? snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", n->dir_fd, n->name)
@@ -534,7 +794,8 @@ static void read_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 	char *buf = NULL;
 	ssize_t len;
 
-	if (!xattr_begin(req, ino, name ? K_GETXATTR : K_LISTXATTR, &x))
+	if (!xattr_begin(req, ino, name ? K_GETXATTR : K_LISTXATTR,
+	                 name ? OP_GETXATTR : OP_LISTXATTR, name, &x))
 		return;
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
@@ -570,7 +831,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	struct xpath x;
 	int r;
 
-	if (!xattr_begin(req, ino, K_SETXATTR, &x))
+	if (!xattr_begin(req, ino, K_SETXATTR, OP_SETXATTR, name, &x))
 		return;
 	r = x.nofollow ? lsetxattr(x.path, name, value, size, flags)
 	               : setxattr(x.path, name, value, size, flags);
@@ -582,7 +843,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct xpath x;
 	int r;
 
-	if (!xattr_begin(req, ino, K_REMOVEXATTR, &x))
+	if (!xattr_begin(req, ino, K_REMOVEXATTR, OP_REMOVEXATTR, name, &x))
 		return;
 	r = x.nofollow ? lremovexattr(x.path, name) : removexattr(x.path, name);
 	fuse_reply_err(req, r < 0 ? errno : 0);
@@ -693,8 +954,8 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--max-inflight N]\n"
-	           "             [--xattrs | --no-xattrs] [--readdirplus] [--stats]\n"
-	           "             [--foreground] [--debug] BACKING MOUNTPOINT\n");
+	           "             [--xattrs | --no-xattrs] [--readdirplus] [--fail RULE]...\n"
+	           "             [--stats] [--foreground] [--debug] BACKING MOUNTPOINT\n");
 }
 
 static void help(void)
@@ -702,7 +963,7 @@ static void help(void)
 	usage(stdout);
 	printf("\n"
 	       "A FUSE passthrough of BACKING on MOUNTPOINT (metadata only) that answers\n"
-	       "every request after a fixed delay.\n"
+	       "every request after a fixed delay, and fails chosen requests on demand.\n"
 	       "\n"
 	       "  --delay-us N      delay of every request, in microseconds (1000)\n"
 	       "  --threads N       requests served at once, at most (128)\n"
@@ -711,8 +972,21 @@ static void help(void)
 	       "  --xattrs          pass xattr calls through to the backing inode (default)\n"
 	       "  --no-xattrs       answer ENOSYS to them: the kernel then answers EOPNOTSUPP\n"
 	       "  --readdirplus     answer every readdir with the entries' attributes\n"
-	       "  --stats           on exit, print requests served and peak in flight\n"
-	       "  --foreground      do not daemonize; --debug: and log every request\n");
+	       "  --fail RULE       fail the requests RULE matches (repeatable; first wins)\n"
+	       "  --stats           on exit, print requests served, peak in flight, faults\n"
+	       "  --foreground      do not daemonize; --debug: and log every request\n"
+	       "\n"
+	       "RULE: OP[+OP...]:ERRNO[:name=GLOB][:attr=GLOB][:every=N][:count=N]\n"
+	       "  OP      readdir (getdents), lookup, getattr, statx (lookup+getattr),\n"
+	       "          chown, chmod, getxattr, listxattr, setxattr, removexattr,\n"
+	       "          xattr (all four xattr calls)\n"
+	       "  ERRNO   EIO, EACCES, ENOSPC, ESTALE, EPERM, ... or a number\n"
+	       "  name=   only on entries whose final component matches GLOB (readdir:\n"
+	       "          the directory's name; the root is named /)\n"
+	       "  attr=   xattr calls only: only on attributes whose name matches GLOB\n"
+	       "  every=  only every N-th matching request\n"
+	       "  count=  at most N failures\n"
+	       "e.g. --fail chown:EIO:name=f7  --fail statx:ESTALE:every=100\n");
 }
 
 static void print_stats(void)
@@ -727,6 +1001,9 @@ static void print_stats(void)
 		if (atomic_load(&served[k]))
 			fprintf(stderr, " %s %lu", kind_names[k], atomic_load(&served[k]));
 	fputc('\n', stderr);
+	for (size_t i = 0; i < n_rules; i++)
+		fprintf(stderr, "latfs: --fail %s: %lu matching, %ld failed\n", rules[i].spec,
+		        atomic_load(&rules[i].calls), atomic_load(&rules[i].fired));
 }
 
 static long number(const char *s, const char *what, long min)
@@ -752,6 +1029,7 @@ int main(int argc, char **argv)
 	    {"xattrs", no_argument, NULL, 'x'},
 	    {"no-xattrs", no_argument, NULL, 'X'},
 	    {"readdirplus", no_argument, NULL, 'P'},
+	    {"fail", required_argument, NULL, 'F'},
 	    {"stats", no_argument, NULL, 'S'},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"debug", no_argument, NULL, 'd'},
@@ -788,6 +1066,9 @@ int main(int argc, char **argv)
 			break;
 		case 'X':
 			xattrs = false;
+			break;
+		case 'F':
+			add_rule(optarg);
 			break;
 		case 'S':
 			stats = true;
