@@ -52,7 +52,7 @@
 #define GID "2000"
 
 static char *top;
-static bool private_ns;
+static char skip_reason[256]; /* set by setup when the tests cannot run */
 
 /* The latfs instances of the running test, unmounted in teardown. */
 #define MAX_MOUNTS 4
@@ -61,12 +61,23 @@ static struct mnt {
 	char *path;
 } mounts[MAX_MOUNTS];
 
+/* Nothing is made unless the tests can run: criterion skips fini after a
+ * skipped test. */
 static void setup(void)
 {
 	if (!tu_is_root())
-		return;
-	top = tu_mkdtemp("faults");
-	private_ns = tu_private_mounts();
+		snprintf(skip_reason, sizeof(skip_reason),
+		         "needs root to chown files and mount FUSE");
+	else if (access("/dev/fuse", R_OK | W_OK) != 0)
+		snprintf(skip_reason, sizeof(skip_reason), "no usable /dev/fuse: %s",
+		         strerror(errno));
+	else if (access(LATFS, X_OK) != 0)
+		snprintf(skip_reason, sizeof(skip_reason),
+		         "%s is not built (libfuse3 was not found at build time)", LATFS);
+	else if (!tu_private_mounts())
+		snprintf(skip_reason, sizeof(skip_reason), "cannot make a private mount namespace");
+	else
+		top = tu_mkdtemp("faults");
 }
 
 static void latfs_umount(struct mnt *m);
@@ -83,14 +94,8 @@ TestSuite(faults, .init = setup, .fini = teardown, .timeout = 120);
 
 static void need(void)
 {
-	if (!tu_is_root())
-		cr_skip_test("needs root to chown files and mount FUSE");
-	if (access("/dev/fuse", R_OK | W_OK) != 0)
-		cr_skip_test("no usable /dev/fuse: %s", strerror(errno));
-	if (access(LATFS, X_OK) != 0)
-		cr_skip_test(LATFS " is not built (libfuse3 was not found at build time)");
-	if (!private_ns)
-		cr_skip_test("cannot make a private mount namespace");
+	if (!top)
+		cr_skip_test("%s", skip_reason);
 }
 
 /* ------------------------------------------------------------- latfs */
