@@ -2,10 +2,12 @@
 /*
  * latfs: a FUSE passthrough of a directory that answers every request only
  * after a fixed delay, standing in for NFS or network block storage, where
- * each metadata operation is a round trip (bench/run's "slow" cache state).
+ * each metadata operation is a round trip (bench/run's "slow" cache state),
+ * and that fails chosen requests on demand (tests/test_faults.c).
  *
- *   latfs [--delay-us N] [--threads N] [--no-xattrs] [--readdirplus]
- *         [--foreground] [--debug] BACKING MOUNTPOINT
+ *   latfs [--delay-us N] [--threads N] [--max-inflight N] [--xattrs | --no-xattrs]
+ *         [--readdirplus] [--fail RULE]... [--stats] [--foreground] [--debug]
+ *         BACKING MOUNTPOINT
  *
  * Metadata only, what an ownership walk does: lookup, getattr, setattr
  * (owner and mode), readlink, readdir(plus), statfs and the xattr calls; no
@@ -14,12 +16,58 @@
  * concurrent requests overlap their delays as on a network filesystem.
  * Forgets are not delayed: the kernel does not wait for them.
  *
+ * --max-inflight N: at most N requests of this mount are being served (their
+ * delay included) at once; the others queue until a slot frees, as on an NFS
+ * client whose RPC slot table has N slots. Mounts are independent: N shard
+ * processes each with a mount of their own over one backing directory get N
+ * slot tables. Default: no limit but --threads.
+ *
  * As on NFS, lookups in one directory run in parallel and a chown does not
  * make the kernel fetch the attributes first (see INIT_FLAGS). --readdirplus
  * answers every readdir with the entries' attributes, as an NFS READDIRPLUS
- * does, so a walk needs no lookup per entry. --no-xattrs answers ENOSYS to
- * the xattr calls: the kernel stops asking and answers EOPNOTSUPP itself
- * without a round trip, as on an NFS mount without xattr support.
+ * does, so a walk needs no lookup per entry.
+ *
+ * Extended attributes (--xattrs, the default) pass through to the backing
+ * inode, errors included (ENODATA for a missing attribute, ENOTSUP where the
+ * backing filesystem has none), so POSIX ACLs and file capabilities behave
+ * as on the backing filesystem; a symlink's own attributes are reached
+ * through its directory and name, never by following it. --no-xattrs answers
+ * ENOSYS to the xattr calls: the kernel stops asking and answers EOPNOTSUPP
+ * itself without a round trip, as on an NFS mount without xattr support.
+ *
+ * --fail RULE (repeatable) fails matching requests, after their delay, with
+ * an errno instead of serving them:
+ *
+ *   OP[+OP...]:ERRNO[:name=GLOB][:attr=GLOB][:every=N][:count=N]
+ *
+ *   OP     readdir (or getdents), lookup, getattr, statx (lookup and getattr),
+ *          chown (a setattr of the owner), chmod (a setattr of the mode),
+ *          getxattr, listxattr, setxattr, removexattr, xattr (all four)
+ *   ERRNO  a name (EIO, EACCES, ENOSPC, ESTALE, EPERM, ENOENT, EROFS, ...) or
+ *          a number; ENOSYS makes the kernel stop sending the xattr calls
+ *   name=  only requests on an entry whose final component matches GLOB
+ *          (fnmatch(3) with FNM_PATHNAME: a readdir matches on the directory's
+ *          name, a lookup on the name looked up, the rest on the name the
+ *          inode was first looked up by; the mount's root is named "/", which
+ *          no '*' matches)
+ *   attr=  xattr calls only: only those on an attribute whose name matches
+ *          GLOB (listxattr never matches a rule with attr=)
+ *   every= only every N-th request that matches the rest of the rule (the
+ *          N-th, 2N-th, ...; counted per rule, over the life of the mount)
+ *   count= fail at most N requests, then serve them again
+ *
+ * The first rule that fires decides. The kernel retries some calls once on
+ * ESTALE (path lookups, chown, chmod): a rule limited by count= or every=
+ * may let the retry through. With --readdirplus, an entry that a lookup rule
+ * might fail is listed without attributes, so that its lookup comes as a
+ * request of its own. Examples:
+ *
+ *   --fail chown:EIO:name=f7          every chown of an entry named f7
+ *   --fail statx:ESTALE:every=100     every 100th lookup or getattr
+ *   --fail setxattr:ENOSPC:attr=security.capability:count=1
+ *
+ * --stats prints, on exit, the requests served by kind, the most that were in
+ * flight at once, and how often each rule fired.
  *
  * Mount a fresh instance for every measurement: attributes stay cached in the
  * kernel for 60 s (an NFS client's acregmax), so a second walk over the same
@@ -29,14 +77,14 @@
  * Each kernel inode is one backing inode, pinned by an O_PATH|O_NOFOLLOW fd
  * and found again by (st_dev, st_ino), so hard links are one inode as on the
  * backing filesystem. Nothing in the backing tree is followed: symlinks are
- * entries of their own, and their xattrs answer EOPNOTSUPP (from an O_PATH
- * fd, the only way to reach them would follow the link).
+ * entries of their own.
  */
 #define FUSE_USE_VERSION 312
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <fuse_lowlevel.h>
 #include <getopt.h>
 #include <limits.h>
@@ -45,6 +93,8 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <search.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,7 +114,9 @@
 struct node {
 	dev_t dev;
 	ino_t ino;
-	int fd; /* O_PATH|O_NOFOLLOW on the backing entry */
+	int fd;     /* O_PATH|O_NOFOLLOW on the backing entry */
+	int dir_fd; /* symlinks: O_PATH on the directory it was found in, else -1 */
+	char *name; /* the name it was first looked up by; "/" for the root */
 	bool is_symlink;
 	uint64_t nlookup; /* the kernel's references; under table_lock */
 };
@@ -74,19 +126,269 @@ struct dir {
 	off_t next; /* offset of the entry the next readdir starts at */
 };
 
-static struct node root;
+static struct node root = {.dir_fd = -1, .name = "/"};
 static void *table; /* tsearch tree of struct node by (dev, ino) */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct timespec delay = {.tv_nsec = 1000000};
 static bool readdirplus_always;
 
+/* ------------------------------------------------------- round trips */
+
+/* What the requests were, for --stats. */
+enum kind {
+	K_LOOKUP,
+	K_GETATTR,
+	K_SETATTR,
+	K_READLINK,
+	K_OPENDIR,
+	K_READDIR,
+	K_RELEASEDIR,
+	K_STATFS,
+	K_GETXATTR,
+	K_LISTXATTR,
+	K_SETXATTR,
+	K_REMOVEXATTR,
+	K_MAX,
+};
+static const char *const kind_names[K_MAX] = {
+    "lookup",  "getattr", "setattr",  "readlink",  "opendir",  "readdir",
+    "release", "statfs",  "getxattr", "listxattr", "setxattr", "removexattr",
+};
+static atomic_ulong served[K_MAX];
+
+/*
+ * The slot table of --max-inflight: a request takes a slot before its delay
+ * and gives it back once its reply is written. Every reply of a delayed
+ * request leaves through io_writev on the thread that served it, which is
+ * where the slot is freed: no reply path of an op can forget to.
+ */
+static sem_t slots;
+static bool slots_limited;
+static atomic_int inflight, inflight_peak;
+static __thread bool serving; /* this thread holds a request (and a slot) */
+
+static void end_request(void)
+{
+	if (!serving)
+		return;
+	serving = false;
+	atomic_fetch_sub(&inflight, 1);
+	if (slots_limited)
+		sem_post(&slots);
+}
+
 /* The round trip: every answer waits for it. */
-static void wait_delay(void)
+static void begin_request(enum kind k)
 {
 	struct timespec left = delay;
+	int now, peak;
 
+	end_request(); /* a request before that had no reply: not ours to hold */
+	if (slots_limited)
+		while (sem_wait(&slots) < 0)
+			;
+	serving = true;
+	now = atomic_fetch_add(&inflight, 1) + 1;
+	peak = atomic_load(&inflight_peak);
+	while (now > peak && !atomic_compare_exchange_weak(&inflight_peak, &peak, now))
+		;
+	atomic_fetch_add(&served[k], 1);
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) == EINTR)
 		;
+}
+
+/* ------------------------------------------------------------- faults */
+
+enum {
+	OP_READDIR = 1 << 0,
+	OP_LOOKUP = 1 << 1,
+	OP_GETATTR = 1 << 2,
+	OP_CHOWN = 1 << 3,
+	OP_CHMOD = 1 << 4,
+	OP_GETXATTR = 1 << 5,
+	OP_LISTXATTR = 1 << 6,
+	OP_SETXATTR = 1 << 7,
+	OP_REMOVEXATTR = 1 << 8,
+};
+
+static const struct {
+	const char *name;
+	unsigned ops;
+} op_names[] = {
+    {"readdir", OP_READDIR},
+    {"getdents", OP_READDIR},
+    {"lookup", OP_LOOKUP},
+    {"getattr", OP_GETATTR},
+    {"statx", OP_LOOKUP | OP_GETATTR},
+    {"chown", OP_CHOWN},
+    {"chmod", OP_CHMOD},
+    {"getxattr", OP_GETXATTR},
+    {"listxattr", OP_LISTXATTR},
+    {"setxattr", OP_SETXATTR},
+    {"removexattr", OP_REMOVEXATTR},
+    {"xattr", OP_GETXATTR | OP_LISTXATTR | OP_SETXATTR | OP_REMOVEXATTR},
+};
+
+/* clang-format off */
+#define ERRNO_NAME(e) {#e, e}
+/* clang-format on */
+static const struct {
+	const char *name;
+	int err;
+} errno_names[] = {
+    ERRNO_NAME(EPERM),   ERRNO_NAME(ENOENT),       ERRNO_NAME(EIO),        ERRNO_NAME(ENXIO),
+    ERRNO_NAME(E2BIG),   ERRNO_NAME(EBADF),        ERRNO_NAME(EAGAIN),     ERRNO_NAME(ENOMEM),
+    ERRNO_NAME(EACCES),  ERRNO_NAME(EFAULT),       ERRNO_NAME(EBUSY),      ERRNO_NAME(EEXIST),
+    ERRNO_NAME(EXDEV),   ERRNO_NAME(ENODEV),       ERRNO_NAME(ENOTDIR),    ERRNO_NAME(EISDIR),
+    ERRNO_NAME(EINVAL),  ERRNO_NAME(ENFILE),       ERRNO_NAME(EMFILE),     ERRNO_NAME(EFBIG),
+    ERRNO_NAME(ENOSPC),  ERRNO_NAME(EROFS),        ERRNO_NAME(EMLINK),     ERRNO_NAME(ERANGE),
+    ERRNO_NAME(EDEADLK), ERRNO_NAME(ENAMETOOLONG), ERRNO_NAME(ENOSYS),     ERRNO_NAME(ENOTEMPTY),
+    ERRNO_NAME(ELOOP),   ERRNO_NAME(ENODATA),      ERRNO_NAME(EOVERFLOW),  ERRNO_NAME(EOPNOTSUPP),
+    ERRNO_NAME(ENOTSUP), ERRNO_NAME(ENOTCONN),     ERRNO_NAME(ECONNRESET), ERRNO_NAME(ETIMEDOUT),
+    ERRNO_NAME(ESTALE),  ERRNO_NAME(EDQUOT),       ERRNO_NAME(EREMOTEIO),  ERRNO_NAME(EINTR),
+    ERRNO_NAME(ENOLCK),  ERRNO_NAME(ECANCELED),
+};
+
+struct rule {
+	const char *spec; /* as given, for --stats */
+	unsigned ops;
+	int err;
+	char *name;          /* glob of the entry's name, or NULL */
+	char *attr;          /* glob of the xattr's name, or NULL */
+	unsigned long every; /* 0: every matching request */
+	long count;          /* -1: no limit */
+	atomic_ulong calls;  /* matching requests seen */
+	atomic_long fired;
+};
+
+static struct rule *rules;
+static size_t n_rules;
+
+static bool rule_matches(const struct rule *r, unsigned op, const char *name, const char *attr)
+{
+	if (!(r->ops & op))
+		return false;
+	if (r->name && fnmatch(r->name, name, FNM_PATHNAME) != 0)
+		return false;
+	return !r->attr || (attr && fnmatch(r->attr, attr, 0) == 0);
+}
+
+/* One more failure of R, unless its count is used up. */
+static bool rule_take(struct rule *r)
+{
+	long f = atomic_load(&r->fired);
+
+	do {
+		if (r->count >= 0 && f >= r->count)
+			return false;
+	} while (!atomic_compare_exchange_weak(&r->fired, &f, f + 1));
+	return true;
+}
+
+/* The errno the rules answer this request with, or 0 to serve it. NAME is
+ * the entry's name, ATTR the xattr's (or NULL). */
+static int fault(unsigned op, const char *name, const char *attr)
+{
+	for (size_t i = 0; i < n_rules; i++) {
+		struct rule *r = &rules[i];
+		unsigned long call;
+
+		if (!rule_matches(r, op, name, attr))
+			continue;
+		call = atomic_fetch_add(&r->calls, 1) + 1;
+		if (r->every && call % r->every)
+			continue;
+		if (rule_take(r))
+			return r->err;
+	}
+	return 0;
+}
+
+/* Whether some rule could fail this request (nothing is counted). */
+static bool may_fault(unsigned op, const char *name)
+{
+	for (size_t i = 0; i < n_rules; i++)
+		if (rule_matches(&rules[i], op, name, NULL))
+			return true;
+	return false;
+}
+
+static void bad_rule(const char *spec, const char *why)
+{
+	fprintf(stderr, "latfs: --fail '%s': %s\n", spec, why);
+	exit(2);
+}
+
+static long rule_number(const char *spec, const char *s, long min, const char *why)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min)
+		bad_rule(spec, why);
+	return v;
+}
+
+/* Parses OP[+OP...]:ERRNO[:name=GLOB][:attr=GLOB][:every=N][:count=N]. */
+static void add_rule(const char *spec)
+{
+	char *copy = strdup(spec), *save = NULL, *field, *op, *opsave = NULL;
+	struct rule *r, *grown;
+
+	grown = realloc(rules, (n_rules + 1) * sizeof(*rules));
+	if (!copy || !grown) {
+		fprintf(stderr, "latfs: out of memory\n");
+		exit(1);
+	}
+	rules = grown;
+	r = &rules[n_rules++];
+	*r = (struct rule){.spec = spec, .count = -1};
+
+	field = strtok_r(copy, ":", &save);
+	for (op = strtok_r(field ? field : "", "+", &opsave); op;
+	     op = strtok_r(NULL, "+", &opsave)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+			if (!strcmp(op, op_names[i].name))
+				break;
+		if (i == sizeof(op_names) / sizeof(op_names[0]))
+			bad_rule(spec, "unknown operation (readdir, getdents, lookup, getattr, "
+			               "statx, chown, chmod, getxattr, listxattr, setxattr, "
+			               "removexattr, xattr)");
+		r->ops |= op_names[i].ops;
+	}
+	if (!r->ops)
+		bad_rule(spec, "no operation");
+
+	field = strtok_r(NULL, ":", &save);
+	if (!field)
+		bad_rule(spec, "no errno");
+	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
+		if (!strcmp(field, errno_names[i].name))
+			r->err = errno_names[i].err;
+	if (!r->err)
+		r->err = (int)rule_number(spec, field, 1,
+		                          "unknown errno (a name such as EIO, or 1..4095)");
+	if (r->err > 4095)
+		bad_rule(spec, "unknown errno (a name such as EIO, or 1..4095)");
+
+	while ((field = strtok_r(NULL, ":", &save))) {
+		if (!strncmp(field, "name=", 5) && field[5])
+			r->name = field + 5;
+		else if (!strncmp(field, "attr=", 5) && field[5])
+			r->attr = field + 5;
+		else if (!strncmp(field, "every=", 6))
+			r->every = (unsigned long)rule_number(spec, field + 6, 1,
+			                                      "every= wants a number >= 1");
+		else if (!strncmp(field, "count=", 6))
+			r->count = rule_number(spec, field + 6, 1, "count= wants a number >= 1");
+		else
+			bad_rule(spec, "unknown field (name=, attr=, every=, count=)");
+	}
+	/* copy stays: name and attr point into it */
 }
 
 static struct node *node_of(fuse_ino_t ino)
@@ -135,6 +437,7 @@ static int lookup_ref(struct node *parent, const char *name, struct fuse_entry_p
 	}
 	n->dev = e->attr.st_dev;
 	n->ino = e->attr.st_ino;
+	n->dir_fd = -1;
 	pthread_mutex_lock(&table_lock);
 	slot = tsearch(n, &table, node_cmp);
 	if (!slot) {
@@ -150,6 +453,19 @@ static int lookup_ref(struct node *parent, const char *name, struct fuse_entry_p
 	} else {
 		n->fd = fd;
 		n->is_symlink = S_ISLNK(e->attr.st_mode);
+		n->name = strdup(name);
+		if (n->is_symlink)
+			n->dir_fd = fcntl(parent->fd, F_DUPFD_CLOEXEC, 0);
+		if (!n->name || (n->is_symlink && n->dir_fd < 0)) {
+			tdelete(n, &table, node_cmp);
+			pthread_mutex_unlock(&table_lock);
+			if (n->dir_fd >= 0)
+				close(n->dir_fd);
+			free(n->name);
+			free(n);
+			close(fd);
+			return ENOMEM;
+		}
 	}
 	n->nlookup++;
 	pthread_mutex_unlock(&table_lock);
@@ -170,6 +486,9 @@ static void unref(fuse_ino_t ino, uint64_t count)
 	if (n->nlookup == 0) {
 		tdelete(n, &table, node_cmp);
 		close(n->fd);
+		if (n->dir_fd >= 0)
+			close(n->dir_fd);
+		free(n->name);
 		free(n);
 	}
 	pthread_mutex_unlock(&table_lock);
@@ -194,8 +513,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int err;
 
-	wait_delay();
-	err = lookup_ref(node_of(parent), name, &e);
+	begin_request(K_LOOKUP);
+	err = fault(OP_LOOKUP, name, NULL);
+	if (!err)
+		err = lookup_ref(node_of(parent), name, &e);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -227,9 +548,16 @@ static void reply_attr(fuse_req_t req, const struct node *n)
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct node *n = node_of(ino);
+	int err;
+
 	(void)fi;
-	wait_delay();
-	reply_attr(req, node_of(ino));
+	begin_request(K_GETATTR);
+	err = fault(OP_GETATTR, n->name, NULL);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		reply_attr(req, n);
 }
 
 /* Owner and mode, what a walk changes; size and times are not served. */
@@ -238,11 +566,21 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	struct node *n = node_of(ino);
 	char proc[32];
+	int err = 0;
 
 	(void)fi;
-	wait_delay();
+	begin_request(K_SETATTR);
 	if (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	/* a request that is refused changes nothing, as a whole */
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		err = fault(OP_CHOWN, n->name, NULL);
+	if (!err && (to_set & FUSE_SET_ATTR_MODE))
+		err = fault(OP_CHMOD, n->name, NULL);
+	if (err) {
+		fuse_reply_err(req, err);
 		return;
 	}
 	/* The owner first: a chown clears setuid/setgid, and a mode sent with
@@ -271,7 +609,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char buf[PATH_MAX + 1];
 	ssize_t len;
 
-	wait_delay();
+	begin_request(K_READLINK);
 	len = readlinkat(node_of(ino)->fd, "", buf, PATH_MAX);
 	if (len < 0) {
 		fuse_reply_err(req, errno);
@@ -286,7 +624,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dir *d;
 	int fd;
 
-	wait_delay();
+	begin_request(K_OPENDIR);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
@@ -320,9 +658,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct dir *d = (struct dir *)(uintptr_t)fi->fh;
 	char *buf, *p;
 	size_t left = size;
-	int err = 0;
+	int err;
 
-	wait_delay();
+	begin_request(K_READDIR);
+	err = fault(OP_READDIR, node_of(ino)->name, NULL);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
 	buf = p = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -343,7 +686,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			err = errno;
 			break;
 		}
-		if (plus && !is_dot(de->d_name)) {
+		/* an entry a lookup rule might fail goes without attributes:
+		 * the kernel then looks it up, and the rule sees that */
+		if (plus && !is_dot(de->d_name) && !may_fault(OP_LOOKUP, de->d_name)) {
 			if (lookup_ref(node_of(ino), de->d_name, &e) != 0)
 				continue; /* gone since it was listed */
 		} else {
@@ -388,7 +733,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct dir *d = (struct dir *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	wait_delay();
+	begin_request(K_RELEASEDIR);
 	closedir(d->dp);
 	free(d);
 	fuse_reply_err(req, 0);
@@ -398,41 +743,69 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
 
-	wait_delay();
+	begin_request(K_STATFS);
 	if (fstatvfs(node_of(ino)->fd, &sv) < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &sv);
 }
 
-/* The xattr calls reach the inode through /proc/self/fd, which would follow
- * a symlink: those get EOPNOTSUPP. Returns the path, or NULL when answered. */
-static const char *xattr_path(fuse_req_t req, fuse_ino_t ino, char buf[static 32])
+/*
+ * Where the xattr calls reach a node's own inode without following a
+ * symlink: a file or directory through the /proc link of its O_PATH fd,
+ * which the plain calls follow to the inode itself; a symlink through the
+ * directory it was found in and its name, with the l* calls, which do not
+ * follow it.
+ */
+struct xpath {
+	char path[64 + NAME_MAX];
+	bool nofollow;
+};
+
+/* Starts an xattr request of kind K; false when it was answered already
+ * (refused by a rule, or a name too long). */
+static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, enum kind k, unsigned op, const char *attr,
+                        struct xpath *x)
 {
 	struct node *n = node_of(ino);
+	int err, len;
 
-	wait_delay();
-	if (n->is_symlink) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return NULL;
+	begin_request(k);
+	err = fault(op, n->name, attr);
+	if (err) {
+		fuse_reply_err(req, err);
+		return false;
 	}
-	proc_path(n, buf);
-	return buf;
+	x->nofollow = n->is_symlink;
+	len = n->is_symlink
+	          ? snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", n->dir_fd, n->name)
+	          : snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d", n->fd);
+	if (len < 0 || (size_t)len >= sizeof(x->path)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return false;
+	}
+	return true;
 }
 
 /* listxattr (NAME NULL) and getxattr; SIZE 0 asks for the length only. */
 static void read_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	char proc[32], *buf = NULL;
+	struct xpath x;
+	char *buf = NULL;
 	ssize_t len;
 
-	if (!xattr_path(req, ino, proc))
+	if (!xattr_begin(req, ino, name ? K_GETXATTR : K_LISTXATTR,
+	                 name ? OP_GETXATTR : OP_LISTXATTR, name, &x))
 		return;
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	len = name ? getxattr(proc, name, buf, size) : listxattr(proc, buf, size);
+	if (name)
+		len = x.nofollow ? lgetxattr(x.path, name, buf, size)
+		                 : getxattr(x.path, name, buf, size);
+	else
+		len = x.nofollow ? llistxattr(x.path, buf, size) : listxattr(x.path, buf, size);
 	if (len < 0)
 		fuse_reply_err(req, errno);
 	else if (size == 0)
@@ -455,18 +828,25 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags)
 {
-	char proc[32];
+	struct xpath x;
+	int r;
 
-	if (xattr_path(req, ino, proc))
-		fuse_reply_err(req, setxattr(proc, name, value, size, flags) < 0 ? errno : 0);
+	if (!xattr_begin(req, ino, K_SETXATTR, OP_SETXATTR, name, &x))
+		return;
+	r = x.nofollow ? lsetxattr(x.path, name, value, size, flags)
+	               : setxattr(x.path, name, value, size, flags);
+	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	char proc[32];
+	struct xpath x;
+	int r;
 
-	if (xattr_path(req, ino, proc))
-		fuse_reply_err(req, removexattr(proc, name) < 0 ? errno : 0);
+	if (!xattr_begin(req, ino, K_REMOVEXATTR, OP_REMOVEXATTR, name, &x))
+		return;
+	r = x.nofollow ? lremovexattr(x.path, name) : removexattr(x.path, name);
+	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
 static struct fuse_lowlevel_ops ops = {
@@ -523,6 +903,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	const struct fuse_out_header *out = iov[0].iov_base;
+	ssize_t n;
 
 	(void)userdata;
 	if (init_unique && out->unique == init_unique && out->error == 0 && count >= 2 &&
@@ -530,7 +911,9 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		((struct fuse_init_out *)iov[1].iov_base)->flags |= init_flags;
 		init_unique = 0;
 	}
-	return writev(fd, iov, count);
+	n = writev(fd, iov, count);
+	end_request(); /* the reply is out: the request's slot is free */
+	return n;
 }
 
 static const struct fuse_custom_io io = {.read = io_read, .writev = io_writev};
@@ -570,8 +953,57 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--no-xattrs] [--readdirplus]\n"
-	           "             [--foreground] [--debug] BACKING MOUNTPOINT\n");
+	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--max-inflight N]\n"
+	           "             [--xattrs | --no-xattrs] [--readdirplus] [--fail RULE]...\n"
+	           "             [--stats] [--foreground] [--debug] BACKING MOUNTPOINT\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\n"
+	       "A FUSE passthrough of BACKING on MOUNTPOINT (metadata only) that answers\n"
+	       "every request after a fixed delay, and fails chosen requests on demand.\n"
+	       "\n"
+	       "  --delay-us N      delay of every request, in microseconds (1000)\n"
+	       "  --threads N       requests served at once, at most (128)\n"
+	       "  --max-inflight N  requests of this mount in flight (delay included) at\n"
+	       "                    once, at most; the rest queue (no limit)\n"
+	       "  --xattrs          pass xattr calls through to the backing inode (default)\n"
+	       "  --no-xattrs       answer ENOSYS to them: the kernel then answers EOPNOTSUPP\n"
+	       "  --readdirplus     answer every readdir with the entries' attributes\n"
+	       "  --fail RULE       fail the requests RULE matches (repeatable; first wins)\n"
+	       "  --stats           on exit, print requests served, peak in flight, faults\n"
+	       "  --foreground      do not daemonize; --debug: and log every request\n"
+	       "\n"
+	       "RULE: OP[+OP...]:ERRNO[:name=GLOB][:attr=GLOB][:every=N][:count=N]\n"
+	       "  OP      readdir (getdents), lookup, getattr, statx (lookup+getattr),\n"
+	       "          chown, chmod, getxattr, listxattr, setxattr, removexattr,\n"
+	       "          xattr (all four xattr calls)\n"
+	       "  ERRNO   EIO, EACCES, ENOSPC, ESTALE, EPERM, ... or a number\n"
+	       "  name=   only on entries whose final component matches GLOB (readdir:\n"
+	       "          the directory's name; the root is named /)\n"
+	       "  attr=   xattr calls only: only on attributes whose name matches GLOB\n"
+	       "  every=  only every N-th matching request\n"
+	       "  count=  at most N failures\n"
+	       "e.g. --fail chown:EIO:name=f7  --fail statx:ESTALE:every=100\n");
+}
+
+static void print_stats(void)
+{
+	unsigned long total = 0;
+
+	for (int k = 0; k < K_MAX; k++)
+		total += atomic_load(&served[k]);
+	fprintf(stderr, "latfs: %lu requests served, at most %d in flight:", total,
+	        atomic_load(&inflight_peak));
+	for (int k = 0; k < K_MAX; k++)
+		if (atomic_load(&served[k]))
+			fprintf(stderr, " %s %lu", kind_names[k], atomic_load(&served[k]));
+	fputc('\n', stderr);
+	for (size_t i = 0; i < n_rules; i++)
+		fprintf(stderr, "latfs: --fail %s: %lu matching, %ld failed\n", rules[i].spec,
+		        atomic_load(&rules[i].calls), atomic_load(&rules[i].fired));
 }
 
 static long number(const char *s, const char *what, long min)
@@ -591,12 +1023,21 @@ static long number(const char *s, const char *what, long min)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"delay-us", required_argument, NULL, 'D'}, {"threads", required_argument, NULL, 't'},
-	    {"no-xattrs", no_argument, NULL, 'X'},      {"readdirplus", no_argument, NULL, 'P'},
-	    {"foreground", no_argument, NULL, 'f'},     {"debug", no_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},           {0},
+	    {"delay-us", required_argument, NULL, 'D'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"max-inflight", required_argument, NULL, 'M'},
+	    {"xattrs", no_argument, NULL, 'x'},
+	    {"no-xattrs", no_argument, NULL, 'X'},
+	    {"readdirplus", no_argument, NULL, 'P'},
+	    {"fail", required_argument, NULL, 'F'},
+	    {"stats", no_argument, NULL, 'S'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	bool foreground = false;
+	bool foreground = false, stats = false, xattrs = true;
+	long max_inflight = 0;
 	unsigned threads = 128;
 	char *fargv[] = {argv[0], "-d", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
@@ -617,9 +1058,20 @@ int main(int argc, char **argv)
 		case 't':
 			threads = (unsigned)number(optarg, "--threads", 1);
 			break;
+		case 'M':
+			max_inflight = number(optarg, "--max-inflight", 1);
+			break;
+		case 'x':
+			xattrs = true;
+			break;
 		case 'X':
-			ops.listxattr = NULL, ops.getxattr = NULL;
-			ops.setxattr = NULL, ops.removexattr = NULL;
+			xattrs = false;
+			break;
+		case 'F':
+			add_rule(optarg);
+			break;
+		case 'S':
+			stats = true;
 			break;
 		case 'P':
 			ops.readdirplus = op_readdirplus;
@@ -633,7 +1085,7 @@ int main(int argc, char **argv)
 			args.argc = 2;
 			break;
 		case 'h':
-			usage(stdout);
+			help();
 			return 0;
 		default:
 			usage(stderr);
@@ -643,6 +1095,15 @@ int main(int argc, char **argv)
 	if (argc - optind != 2) {
 		usage(stderr);
 		return 2;
+	}
+	if (!xattrs) {
+		ops.listxattr = NULL, ops.getxattr = NULL;
+		ops.setxattr = NULL, ops.removexattr = NULL;
+	}
+	if (max_inflight) {
+		slots_limited = true;
+		sem_init(&slots, 0,
+		         max_inflight > SEM_VALUE_MAX ? SEM_VALUE_MAX : (unsigned)max_inflight);
 	}
 	mnt = realpath(argv[optind + 1], NULL); /* fuse_daemonize() goes to / */
 	if (!mnt) {
@@ -692,6 +1153,8 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_destroy(cfg);
 	if (stopped)
 		umount2(mnt, MNT_DETACH);
+	if (stats)
+		print_stats();
 	fuse_session_destroy(session);
 	free(mnt);
 	return rc == 0 ? 0 : 1;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -50,6 +51,9 @@ static void note(const char *root, const char *file, uint32_t mode, bool with_ca
 	cr_assert_geq(ctx.root_fd, 0);
 	vs_state_init(&ctx.state);
 	vs_state_attach(&ctx.state, ctx.root_fd);
+	/* as vs_run sets it: notes name the root's filesystem, not its number */
+	cr_assert_eq(statx(ctx.root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, &stx), 0);
+	ctx.root_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
 	cr_assert_eq(statx(AT_FDCWD, file, AT_SYMLINK_NOFOLLOW, VS_STATX_MASK, &stx), 0);
 	stx.stx_mtime.tv_sec += mtime_skew;
 	if (with_cap) {

@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -276,6 +277,9 @@ Test(state, crash_note_without_xattrs)
 	cr_assert_geq(ctx.root_fd, 0);
 	vs_state_init(&ctx.state);
 	vs_state_attach(&ctx.state, ctx.root_fd);
+	/* as vs_run sets it: notes name the root's filesystem, not its number */
+	cr_assert_eq(statx(ctx.root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, &stx), 0);
+	ctx.root_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
 	cr_assert_eq(
 	    statx(AT_FDCWD, tu_path(vol, "d/suid"), AT_SYMLINK_NOFOLLOW, VS_STATX_MASK, &stx), 0);
 	cr_assert_eq(vs_journal_add(&ctx, &stx, S_IFREG | 04755, &xs), 0);

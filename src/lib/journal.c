@@ -46,9 +46,19 @@ static void journal_key(char *buf, size_t size, uint64_t dev, uint64_t ino)
 	snprintf(buf, size, JOURNAL_PREFIX "%" PRIx64 ".%" PRIx64, dev, ino);
 }
 
-static uint64_t stx_dev(const struct statx *stx)
+/*
+ * The device a note names. A device number does not survive a remount: a
+ * network or FUSE filesystem gets a new one every time it is mounted, a
+ * disk may get another after a reboot, and those are exactly the times a
+ * re-run comes after a failure. The root's own filesystem is therefore
+ * named 0 (no real device has that number); only entries on other
+ * filesystems (--cross-mounts) carry their device number.
+ */
+static uint64_t stx_dev(const struct vs_ctx *ctx, const struct statx *stx)
 {
-	return makedev(stx->stx_dev_major, stx->stx_dev_minor);
+	uint64_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+
+	return dev == ctx->root_dev ? 0 : dev;
 }
 
 int vs_journal_decode(const char *key, const void *val, size_t len, struct vs_journal_ent *ret)
@@ -109,7 +119,7 @@ bool vs_journal_lookup(struct vs_ctx *ctx, const struct statx *stx, uint32_t *mo
 		/* chown, chmod and setxattr leave mtime alone: a note whose file
 		 * was deleted and whose inode number now holds another file
 		 * does not match it */
-		if (e->ino == stx->stx_ino && e->dev == stx_dev(stx) &&
+		if (e->ino == stx->stx_ino && e->dev == stx_dev(ctx, stx) &&
 		    e->mtime_sec == stx->stx_mtime.tv_sec &&
 		    e->mtime_nsec == stx->stx_mtime.tv_nsec) {
 			*mode = (stx->stx_mode & S_IFMT) | (e->mode & 07777);
@@ -135,7 +145,7 @@ int vs_journal_add(struct vs_ctx *ctx, const struct statx *stx, uint32_t mode,
 		v.cap_len = xs->cap_len;
 		memcpy(v.cap, xs->cap, xs->cap_len);
 	}
-	journal_key(key, sizeof(key), stx_dev(stx), stx->stx_ino);
+	journal_key(key, sizeof(key), stx_dev(ctx, stx), stx->stx_ino);
 	return vs_state_set(&ctx->state, key, &v, sizeof(v));
 }
 
@@ -143,7 +153,7 @@ void vs_journal_remove(struct vs_ctx *ctx, const struct statx *stx)
 {
 	char key[96];
 
-	journal_key(key, sizeof(key), stx_dev(stx), stx->stx_ino);
+	journal_key(key, sizeof(key), stx_dev(ctx, stx), stx->stx_ino);
 	(void)vs_state_remove(&ctx->state, key);
 }
 
