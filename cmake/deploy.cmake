@@ -1,6 +1,7 @@
 # Deployment pieces: the hook description built into the CLI (for
-# `volshift install`). Included at the end of CMakeLists.txt, after
-# install.cmake.
+# `volshift install`), the fully static CLI (VS_STATIC, for the FROM-scratch
+# image), and the Debian package (cpack -G DEB). Included at the end of
+# CMakeLists.txt, after install.cmake.
 
 # hooks/volshift.json, embedded as vs_hook_json[] in gen/hook_json.h and
 # regenerated whenever the file changes, so `volshift install` writes what the
@@ -15,3 +16,11 @@ add_custom_command(OUTPUT ${VS_GEN_INCLUDE}/hook_json.h
   COMMENT "Embedding hooks/volshift.json")
 target_sources(volshift_cli PRIVATE ${VS_GEN_INCLUDE}/hook_json.h)
 target_include_directories(volshift_cli PRIVATE ${VS_GEN_INCLUDE})
+
+# VS_STATIC: every library the CLI links is found as its .a (see the option in
+# CMakeLists.txt) and glibc is linked statically too. Build only the CLI in
+# such a tree (`--target volshift_cli`): the shared library cannot be made
+# from non-PIC archives.
+if(VS_STATIC)
+  target_link_options(volshift_cli PRIVATE -static)
+endif()
