@@ -24,3 +24,30 @@ target_include_directories(volshift_cli PRIVATE ${VS_GEN_INCLUDE})
 if(VS_STATIC)
   target_link_options(volshift_cli PRIVATE -static)
 endif()
+
+# The Debian package: `cpack -G DEB` in a build tree. It holds what
+# `cmake --install` puts under /usr: the binary, libvolshift.so and .a,
+# volshift.h, volshift.pc, the man pages and
+# share/containers/oci/hooks.d/volshift.json (install.cmake writes the last
+# two at install time, with the /usr paths). Depends are computed from what the
+# binaries link (dpkg-shlibdeps), so they follow the build.
+set(CPACK_PACKAGE_NAME volshift)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_VENDOR volshift)
+set(CPACK_PACKAGE_CONTACT "volshift maintainers <volshift@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+  "fix volume file ownership for user-namespaced containers")
+set(CPACK_PACKAGE_DESCRIPTION
+  "volshift gives a volume to a pod's user namespace: an idmapped mount where the
+filesystem supports one, otherwise a parallel, crash-safe, symlink-safe
+ownership rewrite (fsgroup and ID shift) that keeps ACLs, file capabilities
+and setuid bits right. Includes the OCI hook for CRI-O and Podman and the
+libvolshift C library.")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION admin)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# shlibs for libvolshift.so.0, and the ldconfig trigger that goes with it
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+include(CPack)
