@@ -27,6 +27,7 @@ int cmd_fsgroup(int argc, char **argv);
 int cmd_shift(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_oci_hook(int argc, char **argv);
+int cmd_install(int argc, char **argv);
 
 /* Prints "volshift: <message>" on stderr; returns EXIT_BAD_INPUT. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,6 +11,7 @@ static const struct vs_cmd commands[] = {
     {"shift", "remap a tree's owners onto a user namespace's ID range", cmd_shift},
     {"mount", "idmapped bind mount; on-disk shift where it cannot be had", cmd_mount},
     {"oci-hook", "fix the volumes a container's annotations select (OCI hook)", cmd_oci_hook},
+    {"install", "copy this binary and its hook description onto a host", cmd_install},
 };
 
 static void vlog(const char *fmt, va_list ap)
