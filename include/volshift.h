@@ -142,10 +142,24 @@ struct vs_job {
 	bool cross_mounts; /* enter other filesystems (never pseudo ones) */
 	bool no_xattrs;    /* skip ACLs and file capabilities entirely */
 
+	/*
+	 * One shard of a walk split over several processes or nodes, which
+	 * share nothing but the volume (a Kubernetes Indexed Job): shard K of
+	 * N does its part of the tree, deterministically the same split in
+	 * every shard; the root is set, once, by the shard that finds all N
+	 * done. shards 0 (or 1 with shard 0): the whole tree. shard_id (may be
+	 * NULL) tells one job from another with the same mode, maps and N.
+	 */
+	unsigned shard, shards;
+	const char *shard_id;
+
 	vs_progress_fn progress;
 	void *progress_userdata;
 	unsigned progress_interval_ms; /* 0: 1000 */
 };
+
+/* The most shards one job may have. */
+#define VS_SHARDS_MAX 4096
 
 /* Fills job with the defaults for mode (policy always, engine auto, ...). */
 VS_EXPORT void vs_job_init(struct vs_job *job, enum vs_mode mode);
@@ -199,6 +213,13 @@ struct vs_report {
 
 	double elapsed_s;
 	unsigned jobs;
+
+	/* sharded runs: this shard, of how many, how many of the job's shards
+	 * had finished when this one did, and whether this one finished the
+	 * root (it was the last) */
+	unsigned shard, shards, shards_done;
+	bool finished_root;
+	bool planned; /* this shard counted the tree and made the job's plan */
 
 	/* mount: where it was mounted (NULL for fsgroup and shift), and why
 	 * the idmapped mount was not used (method "walk") */

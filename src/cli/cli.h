@@ -64,6 +64,8 @@ enum {
 	OPT_QUIET,
 	OPT_ENGINE,
 	OPT_NO_XATTRS,
+	OPT_SHARD,
+	OPT_SHARD_ID,
 	OPT_MAP_BASE = 1100,
 	OPT_MAP = OPT_MAP_BASE,
 	OPT_UID_MAP,
@@ -82,8 +84,10 @@ enum {
 	    {"progress", required_argument, NULL, OPT_PROGRESS},                                   \
 	    {"quiet", no_argument, NULL, OPT_QUIET},                                               \
 	    {"engine", required_argument, NULL, OPT_ENGINE},                                       \
+	    {"no-xattrs", no_argument, NULL, OPT_NO_XATTRS},                                       \
+	    {"shard", required_argument, NULL, OPT_SHARD},                                         \
 	{                                                                                          \
-		"no-xattrs", no_argument, NULL, OPT_NO_XATTRS                                      \
+		"shard-id", required_argument, NULL, OPT_SHARD_ID                                  \
 	}
 
 #define CLI_MAP_OPTIONS                                                                            \

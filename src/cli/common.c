@@ -22,6 +22,10 @@ const char cli_common_help[] =
     "  --cross-mounts      enter other filesystems mounted below PATH (never proc, sysfs,\n"
     "                      cgroup, devpts and other pseudo-filesystems)\n"
     "  --no-xattrs         skip ACLs and file capabilities (for volumes known to have none)\n"
+    "  --shard=K/N         do shard K (from 0) of a walk split over N processes or nodes\n"
+    "                      that share the volume (a Kubernetes Indexed Job: K is\n"
+    "                      $JOB_COMPLETION_INDEX); the last shard to finish sets the root\n"
+    "  --shard-id=ID       tells this job from another with the same map or GID and N\n"
     "  --json              print one JSON report on stdout when done\n"
     "  --progress=auto|always|never\n"
     "                      auto: a live line on a terminal; otherwise a line after 30 s\n"
@@ -85,6 +89,27 @@ int cli_common_opt(int opt, const char *arg, struct vs_job *job, struct cli_comm
 		return 0;
 	case OPT_NO_XATTRS:
 		job->no_xattrs = true;
+		return 0;
+	case OPT_SHARD: {
+		const char *slash = strchr(arg, '/');
+		char k[16];
+
+		if (!slash || (size_t)(slash - arg) >= sizeof(k))
+			return usage_error("invalid --shard '%s' (K/N: shard K of N, K from 0)",
+			                   arg);
+		memcpy(k, arg, (size_t)(slash - arg));
+		k[slash - arg] = '\0';
+		if (vs_parse_u32(slash + 1, VS_SHARDS_MAX, &n) < 0 || n == 0 ||
+		    vs_parse_u32(k, n - 1, &job->shard) < 0)
+			return usage_error(
+			    "invalid --shard '%s' (K/N: K from 0 to N-1, N from 1 to "
+			    "%d)",
+			    arg, VS_SHARDS_MAX);
+		job->shards = n;
+		return 0;
+	}
+	case OPT_SHARD_ID:
+		job->shard_id = arg;
 		return 0;
 	}
 	return usage_error("internal error: option %d not handled", opt);

@@ -152,6 +152,7 @@ void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d)
 {
 	struct vs_ctx *ctx = w->ctx;
 	pthread_mutex_t *lock = NULL;
+	uint64_t ino = d->stx.stx_ino;
 
 	/* Two names of one inode may sit in two workers' chunks at once; their
 	 * read-cap / chown / write-cap must not interleave, and the second must
@@ -159,10 +160,13 @@ void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d)
 	if (!S_ISDIR(d->stx.stx_mode) && d->stx.stx_nlink > 1) {
 		lock = &ctx->ino_locks[d->stx.stx_ino % ARRAY_SIZE(ctx->ino_locks)];
 		pthread_mutex_lock(lock);
+		/* and between the shards of a job, which may hold other names */
+		vs_shardjob_lock_inode(w, ino, true);
 		ctr_add(&w->c.statx, 1);
 		if (statx(dirfd, d->name, VS_STATX_FLAGS, VS_STATX_MASK, &d->stx) < 0) {
 			int r = neg_errno();
 
+			vs_shardjob_lock_inode(w, ino, false);
 			pthread_mutex_unlock(lock);
 			ctr_add(&w->c.entries, 1);
 			vs_record_error(ctx, &w->c, dirfd, d->name, r);
@@ -170,6 +174,8 @@ void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d)
 		}
 	}
 	vs_apply_at(ctx, &w->c, dirfd, d->name, &d->stx);
-	if (lock)
+	if (lock) {
+		vs_shardjob_lock_inode(w, ino, false);
 		pthread_mutex_unlock(lock);
+	}
 }

@@ -34,6 +34,54 @@ void vs_plan_entry(const struct vs_job *job, const struct vs_inode *ino, struct 
 /* On-root-mismatch: is the root already as a finished run leaves it? */
 bool vs_root_matches(const struct vs_job *job, const struct vs_inode *root);
 
+/* ------------------------------------------------------------ shard.c */
+
+/* What the count of a tree keeps: a directory and the entries below it. */
+struct vs_count_rec {
+	char *path; /* relative to the root, "" for the root itself */
+	uint64_t ino;
+	uint64_t size; /* entries below it (all names, itself not counted) */
+};
+
+/* A decomposed directory of a split: its direct entries in k slices. */
+struct vs_split_dir {
+	char *path; /* relative, "" the root */
+	uint64_t ino;
+	unsigned k;
+	unsigned *owner; /* the shard of each slice */
+	char **excluded; /* children with units of their own */
+	size_t n_excluded;
+};
+
+/* A subtree of a split that one shard walks whole. */
+struct vs_split_subtree {
+	char *path; /* relative, never the root */
+	uint64_t ino;
+	unsigned shard;
+};
+
+/* A job's split (shard.c says how it is made). */
+struct vs_split {
+	unsigned shards;
+	struct vs_split_dir *dirs;
+	size_t n_dirs, cap_dirs;
+	struct vs_split_subtree *subtrees;
+	size_t n_subtrees, cap_subtrees;
+};
+
+/* The hash of a name that picks its slice. */
+uint64_t vs_shard_hash(const char *name);
+/* Makes the plan of a tree for shards (recs are sorted in place; one of
+ * them is the root, ""). 0, -EINVAL, -ENOMEM. */
+int vs_split_build(struct vs_count_rec *recs, size_t n_recs, unsigned shards, struct vs_split *ret);
+/* The shard of name in a decomposed directory (VS_SHARDS_MAX: excluded). */
+unsigned vs_split_owner(const struct vs_split_dir *d, const char *name);
+/* Text form, as kept on the volume: malloc'ed, not NUL-counted in len. */
+int vs_split_encode(const struct vs_split *p, char **ret, size_t *ret_len);
+/* Parses it back: 0, -EINVAL for anything malformed, -ENOMEM. */
+int vs_split_parse(const char *text, size_t len, struct vs_split *ret);
+void vs_split_free(struct vs_split *p);
+
 /* ----------------------------------------------------------- run context */
 
 struct vs_worker;
@@ -74,6 +122,13 @@ int vs_state_remove(struct vs_state *s, const char *key);
 /* Calls fn for every key that starts with prefix; stops at fn's first < 0. */
 int vs_state_list(struct vs_state *s, const char *prefix,
                   int (*fn)(struct vs_state *s, const char *key, void *userdata), void *userdata);
+/* The same, always as a file of the directory (what must be locked or may
+ * be large: a sharded job's records). */
+int vs_state_set_file(struct vs_state *s, const char *key, const void *val, size_t len);
+/* The directory's fd (made when make), or -errno (-ENOENT: there is none). */
+int vs_state_dirfd(struct vs_state *s, bool make);
+/* Whether fd is a file the state may trust: regular, 0:0, 0600, one link. */
+bool vs_state_file_ours(int fd);
 /* Removes the directory when no key is left in it (and a dead writer's temp files). */
 void vs_state_tidy(struct vs_state *s);
 /* Whether a root entry named VS_STATE_DIR, as statx saw it, is the state
@@ -94,6 +149,7 @@ struct vs_ctx {
 	const struct vs_job *job;
 	int root_fd;
 	uint64_t root_dev; /* makedev(stx_dev_major, stx_dev_minor) of the root */
+	uint64_t root_ino;
 	uint64_t root_mnt_id;
 	bool have_mnt_id;
 	unsigned long root_fs_type; /* statfs f_type of the root's filesystem */
@@ -122,6 +178,21 @@ struct vs_ctx {
 
 	unsigned n_workers;
 	struct vs_worker *workers;
+
+	/* sharded runs (shards > 1): this shard of the job, the job file that
+	 * its shards share on the volume, and the job's plan (shardjob.c) */
+	unsigned shard, shards;
+	int job_fd;
+	char job_key[24];
+	struct vs_split plan;
+
+	/* counting (vs_count): the directories whose subtrees hold at least
+	 * count_min entries, under count_lock */
+	pthread_mutex_t count_lock;
+	struct vs_count_rec *count;
+	size_t n_count, cap_count;
+	uint64_t count_min;
+	bool counting;
 };
 
 /* Counters each worker keeps alone and the run adds up at the end. */
@@ -206,6 +277,23 @@ extern const struct vs_engine_ops vs_engine_uring;
 /* Whether io_uring can be used here at all (not disabled, not blocked). */
 int vs_uring_probe(void);
 
+/* --------------------------------------------------------- shardjob.c */
+
+/* Before the walk: the job file, the plan (made by counting the tree when
+ * this is the job's first shard), this shard's bit cleared. 0, or -errno
+ * with r's status and message set. */
+int vs_shardjob_begin(struct vs_ctx *ctx, const struct vs_engine_ops *engine, struct vs_report *r);
+/* After a walk without failures: this shard's bit; the last shard finishes
+ * the root and removes the job's files. */
+void vs_shardjob_end(struct vs_ctx *ctx, struct vs_report *r, struct vs_counters *root_c,
+                     const struct statx *root_before);
+void vs_shardjob_close(struct vs_ctx *ctx);
+/* Per worker: its own handle of the job file (for the inode locks). */
+int vs_shardjob_worker_open(struct vs_ctx *ctx, struct vs_worker *w);
+void vs_shardjob_worker_close(struct vs_worker *w);
+/* Takes (lock) or drops the lock of inode number ino, between shards. */
+void vs_shardjob_lock_inode(struct vs_worker *w, uint64_t ino, bool lock);
+
 /* ------------------------------------------------------------ walk.c */
 
 #define VS_BATCH_MAX 128
@@ -218,6 +306,9 @@ struct vs_worker {
 	void *engine_data;
 	struct vs_counters c;
 	struct vs_dent dents[VS_BATCH_MAX];
+	/* sharded runs: its own open file description of the job file, for
+	 * per-inode locks that hold between processes (shardjob.c) */
+	int lock_fd;
 	char pad[64];
 };
 
@@ -252,8 +343,15 @@ int vs_journal_add(struct vs_ctx *ctx, const struct statx *stx, uint32_t mode,
 void vs_journal_remove(struct vs_ctx *ctx, const struct statx *stx);
 /* Drops the loaded notes (after a run without failures). */
 void vs_journal_clear(struct vs_ctx *ctx);
+/* Drops every note on the volume (the last shard of a job, all done). */
+void vs_journal_clear_all(struct vs_ctx *ctx);
 
-/* Walks everything below ctx->root_fd (not the root itself), calling tick
+/* Counts the tree below ctx->root_fd (getdents only) into ctx->count; the
+ * root's record has path "". 0 or -errno. */
+int vs_count(struct vs_ctx *ctx, const struct vs_engine_ops *engine);
+
+/* Walks everything below ctx->root_fd (not the root itself), or for a
+ * sharded run this shard's units of ctx->plan, calling tick
  * from this thread every tick_ms while it runs. Returns 0, or -errno when the
  * walk could not run at all (ctx->fatal). */
 int vs_walk(struct vs_ctx *ctx, const struct vs_engine_ops *engine,

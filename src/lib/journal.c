@@ -169,3 +169,18 @@ void vs_journal_clear(struct vs_ctx *ctx)
 	ctx->journal = NULL;
 	ctx->journal_n = 0;
 }
+
+static int remove_one(struct vs_state *s, const char *key, void *userdata)
+{
+	(void)userdata;
+	(void)vs_state_remove(s, key);
+	return 0;
+}
+
+void vs_journal_clear_all(struct vs_ctx *ctx)
+{
+	(void)vs_state_list(&ctx->state, JOURNAL_PREFIX, remove_one, NULL);
+	free(ctx->journal);
+	ctx->journal = NULL;
+	ctx->journal_n = 0;
+}

@@ -76,6 +76,11 @@ int vs_job_validate(const struct vs_job *job, struct vs_report *r)
 	if (job->engine > VS_ENGINE_SYNC)
 		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL, "unknown engine %d",
 		               (int)job->engine);
+	if (job->shards > VS_SHARDS_MAX || (job->shards && job->shard >= job->shards) ||
+	    (!job->shards && job->shard))
+		return vs_fail(r, VS_STATUS_BAD_INPUT, -EINVAL,
+		               "invalid shard %u/%u (K from 0 to N-1, N from 1 to %d)", job->shard,
+		               job->shards, VS_SHARDS_MAX);
 	return 0;
 }
 
@@ -131,6 +136,7 @@ static int open_root(struct vs_ctx *ctx, int dirfd, struct vs_report *r, struct 
 		return vs_fail(r, VS_STATUS_CANNOT_START, -EROFS,
 		               "'%s' is on a read-only filesystem", tree_name(job));
 	ctx->root_dev = makedev(ret_stx->stx_dev_major, ret_stx->stx_dev_minor);
+	ctx->root_ino = ret_stx->stx_ino;
 	ctx->have_mnt_id = ret_stx->stx_mask & STATX_MNT_ID;
 	ctx->root_mnt_id = ctx->have_mnt_id ? ret_stx->stx_mnt_id : 0;
 	return 0;
@@ -246,7 +252,8 @@ static unsigned default_jobs(bool slow)
 
 int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 {
-	struct vs_ctx ctx = {.job = job, .root_fd = -1};
+	struct vs_ctx ctx = {.job = job, .root_fd = -1, .job_fd = -1};
+	bool sharded = job->shards > 1;
 	const struct vs_engine_ops *engine;
 	struct tick_state ts = {.start = now_s()};
 	struct vs_counters t, root_c = {0};
@@ -257,8 +264,13 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	memset(r, 0, sizeof(*r));
 	r->mode = vs_mode_name(job->mode);
 	r->method = "walk";
+	r->shard = job->shard;
+	r->shards = job->shards;
 	ctx.report = r;
+	ctx.shard = job->shard;
+	ctx.shards = sharded ? job->shards : 1;
 	pthread_mutex_init(&ctx.err_lock, NULL);
+	pthread_mutex_init(&ctx.count_lock, NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
 		pthread_mutex_init(&ctx.ino_locks[i], NULL);
 	ctx.xattrs = !job->no_xattrs;
@@ -278,8 +290,9 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 
 	vs_state_attach(&ctx.state, ctx.root_fd);
 	/* one run on a tree at a time: a second (a retried container creation
-	 * whose first hook still runs) waits, then finds the tree done */
-	if (!job->dry_run && flock(ctx.root_fd, LOCK_EX) < 0 && errno != ENOLCK &&
+	 * whose first hook still runs) waits, then finds the tree done; the
+	 * shards of one job run at once by design */
+	if (!job->dry_run && !sharded && flock(ctx.root_fd, LOCK_EX) < 0 && errno != ENOLCK &&
 	    errno != EOPNOTSUPP && errno != EINVAL) {
 		e = neg_errno();
 		e = vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot lock '%s': %s", tree_name(job),
@@ -301,6 +314,8 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 		e = vs_fail(r, VS_STATUS_CANNOT_START, -ENOMEM, "out of memory");
 		goto out;
 	}
+	for (unsigned i = 0; i < ctx.n_workers; i++)
+		ctx.workers[i].lock_fd = -1;
 	engine = pick_engine(&ctx, slow, r, &e);
 	if (e < 0)
 		goto out;
@@ -310,6 +325,17 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	r->engine = engine->name;
 
 	if (!job->dry_run) {
+		if (sharded) {
+			e = vs_shardjob_begin(&ctx, engine, r);
+			for (unsigned i = 0; e == 0 && i < ctx.n_workers; i++)
+				e = vs_shardjob_worker_open(&ctx, &ctx.workers[i]);
+			if (e < 0) {
+				if (!r->message[0])
+					vs_fail(r, VS_STATUS_CANNOT_START, e,
+					        "cannot open the shard job file: %s", strerror(-e));
+				goto stop;
+			}
+		}
 		e = vs_journal_load(&ctx);
 		if (e == 0)
 			e = vs_root_unmatch(&ctx, &root);
@@ -324,17 +350,21 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	            job->progress_interval_ms ? job->progress_interval_ms : 1000);
 	sum_counters(&ctx, &t);
 
-	/* the root last, and only when everything below it is done */
-	if (e == 0 && t.failed == 0) {
+	/* the root last, and only when everything below it is done: by this
+	 * run, or by the last shard of a job to finish */
+	if (e == 0 && t.failed == 0 && sharded && !job->dry_run) {
+		vs_shardjob_end(&ctx, r, &root_c, &root);
+		r->root_left_unmatched = !r->finished_root;
+	} else if (e == 0 && t.failed == 0 && !sharded) {
 		vs_root_finish(&ctx, &root_c, &root);
+		if (!job->dry_run && !root_c.failed)
+			vs_journal_clear(&ctx);
 	} else {
-		root_c.entries = 1;
+		root_c.entries = sharded ? 0 : 1; /* a shard's root is the job's */
 		r->root_left_unmatched = !job->dry_run;
 	}
 	if (root_c.failed)
 		r->root_left_unmatched = true;
-	if (!job->dry_run && e == 0 && t.failed + root_c.failed == 0)
-		vs_journal_clear(&ctx);
 	if (!job->dry_run)
 		vs_state_tidy(&ctx.state);
 
@@ -350,13 +380,18 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	r->statx_ring = t.statx_ring;
 	if (e < 0)
 		vs_fail(r, VS_STATUS_PARTIAL, e, "the walk stopped early: %s", strerror(-e));
+	else if (r->message[0])
+		r->status = VS_STATUS_PARTIAL; /* a shard that could not finish its part */
 	else
 		r->status = r->failed ? VS_STATUS_PARTIAL : VS_STATUS_OK;
 	e = 0; /* it started: the status says how it ended */
 stop:
-	for (unsigned i = 0; ctx.workers && i < ctx.n_workers; i++)
+	for (unsigned i = 0; ctx.workers && i < ctx.n_workers; i++) {
 		if (ctx.workers[i].engine)
 			ctx.workers[i].engine->fini(&ctx.workers[i]);
+		vs_shardjob_worker_close(&ctx.workers[i]);
+	}
+	vs_shardjob_close(&ctx);
 out:
 	r->elapsed_s = now_s() - ts.start;
 	free(ctx.workers);
@@ -365,6 +400,7 @@ out:
 	if (ctx.root_fd >= 0)
 		close(ctx.root_fd); /* and with it the lock */
 	pthread_mutex_destroy(&ctx.err_lock);
+	pthread_mutex_destroy(&ctx.count_lock);
 	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
 		pthread_mutex_destroy(&ctx.ino_locks[i]);
 	return e;

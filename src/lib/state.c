@@ -134,7 +134,7 @@ static int dir_make_locked(struct vs_state *s)
 	return dir_open_locked(s);
 }
 
-static int dir_fd(struct vs_state *s, bool make)
+int vs_state_dirfd(struct vs_state *s, bool make)
 {
 	int r;
 
@@ -162,19 +162,23 @@ static void xattr_name(char *buf, size_t size, const char *key)
 	snprintf(buf, size, XATTR_PREFIX "%s", key);
 }
 
+bool vs_state_file_ours(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	       (st.st_mode & 07777) == 0600 && st.st_nlink == 1;
+}
+
 /* A file of ours in the directory: reads it into buf. */
 static int file_get(int dfd, const char *key, void *buf, size_t size)
 {
 	_cleanup_close_ int fd = openat(dfd, key, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
 	ssize_t n;
 
 	if (fd < 0)
 		return errno == ENOENT ? -ENODATA : neg_errno();
-	if (fstat(fd, &st) < 0)
-		return neg_errno();
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 07777) != 0600 ||
-	    st.st_nlink != 1)
+	if (!vs_state_file_ours(fd))
 		return -ENODATA; /* not one of ours: as if absent */
 	n = read(fd, buf, size);
 	return n < 0 ? neg_errno() : (int)n;
@@ -194,7 +198,7 @@ int vs_state_get(struct vs_state *s, const char *key, void *buf, size_t size)
 		if (errno != ENODATA && !no_xattrs(-errno))
 			return neg_errno();
 	}
-	fd = dir_fd(s, false);
+	fd = vs_state_dirfd(s, false);
 	if (fd < 0)
 		return -ENODATA;
 	return file_get(fd, key, buf, size);
@@ -223,10 +227,25 @@ static int file_set(struct vs_state *s, int dfd, const char *key, const void *va
 	return r;
 }
 
+int vs_state_set_file(struct vs_state *s, const char *key, const void *val, size_t len)
+{
+	int fd, r = -ENOENT;
+
+	for (int tries = 0; tries < 3 && r == -ENOENT; tries++) {
+		fd = vs_state_dirfd(s, true);
+		if (fd < 0)
+			return fd;
+		r = file_set(s, fd, key, val, len);
+		if (r == -ENOENT)
+			dir_lost(s, fd); /* removed under us by another process: make it again */
+	}
+	return r;
+}
+
 int vs_state_set(struct vs_state *s, const char *key, const void *val, size_t len)
 {
 	char name[128];
-	int fd, r;
+	int r;
 
 	if (!atomic_load(&s->xattr_off)) {
 		xattr_name(name, sizeof(name), key);
@@ -239,16 +258,7 @@ int vs_state_set(struct vs_state *s, const char *key, const void *val, size_t le
 			return r;
 		/* no trusted.* here, or no room left in the root's xattrs: a file */
 	}
-	for (int tries = 0; tries < 3; tries++) {
-		fd = dir_fd(s, true);
-		if (fd < 0)
-			return fd == -EEXIST ? -EEXIST : fd;
-		r = file_set(s, fd, key, val, len);
-		if (r != -ENOENT)
-			return r;
-		dir_lost(s, fd); /* removed under us by another process: make it again */
-	}
-	return r;
+	return vs_state_set_file(s, key, val, len);
 }
 
 int vs_state_remove(struct vs_state *s, const char *key)
@@ -263,7 +273,7 @@ int vs_state_remove(struct vs_state *s, const char *key)
 		else if (errno != ENODATA && !no_xattrs(-errno))
 			return neg_errno();
 	}
-	fd = dir_fd(s, false);
+	fd = vs_state_dirfd(s, false);
 	if (fd >= 0) {
 		if (unlinkat(fd, key, 0) == 0)
 			r = 0;
@@ -296,7 +306,7 @@ int vs_state_list(struct vs_state *s, const char *prefix,
 			    (r = fn(s, n + xplen, userdata)) < 0)
 				return r;
 	}
-	fd = dir_fd(s, false);
+	fd = vs_state_dirfd(s, false);
 	if (fd >= 0) {
 		int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 		DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -331,6 +341,7 @@ static void remove_temps(int dfd)
 			close(dup_fd);
 		return;
 	}
+	rewinddir(d); /* the offset is shared with dfd's, read before */
 	while ((de = readdir(d)))
 		if (!strncmp(de->d_name, ".tmp.", 5))
 			(void)unlinkat(dfd, de->d_name, 0);

@@ -13,10 +13,19 @@
  * flight, and closed when the last of them is done: open fds stay near
  * "depth of the current path per worker" and nothing about the tree is kept
  * beyond the frontier.
+ *
+ * Two variants serve sharded jobs (shard.c). Counting reads directories
+ * only (getdents; statx only where d_type is unknown) and adds up each
+ * directory's subtree when its last child is done, keeping the large ones.
+ * A shard's walk starts from its units of the plan instead of the root:
+ * whole subtrees, and slices of decomposed directories, whose reads keep
+ * only the names of this shard's slices.
  */
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +43,14 @@ struct dir {
 	int fd;
 	bool borrowed_fd;          /* the root's fd belongs to the caller */
 	uint64_t ino, dev, mnt_id; /* what the parent's statx saw */
+	/* a shard's decomposed directory: only its slices' names are read */
+	const struct vs_split_dir *slices;
+	/* counting: the directory whose subtree this one's adds to, what is
+	 * still to finish (1 for its own read, 1 per child directory), and the
+	 * entries below it so far */
+	struct dir *up;
+	atomic_long pending;
+	_Atomic uint64_t size;
 	char name[];
 };
 
@@ -114,14 +131,96 @@ static bool dq_pop(struct deque *q, struct task *ret, bool steal)
 
 /* -------------------------------------------------------------- dirs */
 
-static void dir_unref(struct dir *d)
+/* Counting: path of d relative to the root ("" for the root), malloc'ed. */
+static char *count_path(const struct dir *d)
+{
+	size_t len = 0;
+	char *p, *at;
+
+	for (const struct dir *x = d; x->up; x = x->up)
+		len += strlen(x->name) + 1;
+	len -= len > 0; /* no '/' before the first name */
+	p = malloc(len + 1);
+	if (!p)
+		return NULL;
+	at = p + len;
+	*at = '\0';
+	for (const struct dir *x = d; x->up; x = x->up) {
+		size_t n = strlen(x->name);
+
+		at -= n;
+		memcpy(at, x->name, n);
+		if (at > p)
+			*--at = '/';
+	}
+	return p;
+}
+
+/* Counting: keeps d when its subtree is large enough (the root always). */
+static void count_keep(struct vs_ctx *ctx, struct dir *d, uint64_t size)
+{
+	struct vs_count_rec rec = {.ino = d->ino, .size = size};
+
+	pthread_mutex_lock(&ctx->count_lock);
+	if ((size >= ctx->count_min || !d->up) && (rec.path = count_path(d))) {
+		if (ctx->n_count == ctx->cap_count) {
+			size_t cap = ctx->cap_count ? 2 * ctx->cap_count : 256;
+			struct vs_count_rec *v = realloc(ctx->count, cap * sizeof(*v));
+
+			if (!v) {
+				free(rec.path);
+				rec.path = NULL;
+			} else {
+				ctx->count = v;
+				ctx->cap_count = cap;
+			}
+		}
+		if (rec.path)
+			ctx->count[ctx->n_count++] = rec;
+		/* too many kept: only the larger ones matter for the plan */
+		if (ctx->n_count >= (1u << 20)) {
+			size_t k = 0;
+
+			ctx->count_min *= 4;
+			for (size_t i = 0; i < ctx->n_count; i++) {
+				if (ctx->count[i].size >= ctx->count_min || !ctx->count[i].path[0])
+					ctx->count[k++] = ctx->count[i];
+				else
+					free(ctx->count[i].path);
+			}
+			ctx->n_count = k;
+		}
+	}
+	pthread_mutex_unlock(&ctx->count_lock);
+}
+
+/* Counting: one thing d waited for is done; when it was the last, d's
+ * subtree is complete: keep it, add it to the one above, free it. */
+static void subtree_done(struct vs_ctx *ctx, struct dir *d)
+{
+	while (d && atomic_fetch_sub(&d->pending, 1) == 1) {
+		struct dir *up = d->up;
+		uint64_t size = atomic_load(&d->size);
+
+		count_keep(ctx, d, size);
+		if (up)
+			atomic_fetch_add(&up->size, size);
+		free(d);
+		d = up;
+	}
+}
+
+static void dir_unref(struct vs_ctx *ctx, struct dir *d)
 {
 	while (d && atomic_fetch_sub(&d->refs, 1) == 1) {
 		struct dir *p = d->parent; /* only set when never opened */
 
 		if (d->fd >= 0 && !d->borrowed_fd)
 			close(d->fd);
-		free(d);
+		if (ctx->counting)
+			subtree_done(ctx, d); /* a child still waiting keeps it */
+		else
+			free(d);
 		d = p;
 	}
 }
@@ -141,6 +240,10 @@ static struct dir *dir_new(struct dir *parent, const char *name, const struct st
 	d->ino = stx->stx_ino;
 	d->dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
 	d->mnt_id = (stx->stx_mask & STATX_MNT_ID) ? stx->stx_mnt_id : 0;
+	d->slices = NULL;
+	d->up = NULL;
+	atomic_init(&d->pending, 1);
+	atomic_init(&d->size, 0);
 	memcpy(d->name, name, len + 1);
 	return d;
 }
@@ -268,7 +371,7 @@ static void process_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, u
 
 			if (r < 0) {
 				if (c)
-					dir_unref(c);
+					dir_unref(ctx, c);
 				vs_record_error(ctx, &w->c, d->fd, e->name, r);
 			}
 		}
@@ -347,6 +450,47 @@ static int open_dir(struct dir *d)
 	return 0;
 }
 
+/*
+ * Counting: one name of d. A directory (by d_type, or by statx where the
+ * filesystem does not say) is queued to be counted in turn; its identity
+ * is the d_ino getdents gave, so a mount point (a different inode once
+ * opened) is not entered.
+ */
+static void count_entry(struct walk *wk, struct vs_worker *w, struct dir *d, const char *name,
+                        unsigned char type, uint64_t ino)
+{
+	struct vs_ctx *ctx = wk->ctx;
+	struct statx stx = {
+	    .stx_ino = ino, .stx_dev_major = major(d->dev), .stx_dev_minor = minor(d->dev)};
+	struct dir *c;
+
+	atomic_fetch_add(&d->size, 1);
+	if (type == DT_UNKNOWN) {
+		struct statx s;
+
+		ctr_add(&w->c.statx, 1);
+		if (statx(d->fd, name, VS_STATX_FLAGS, STATX_TYPE | STATX_INO, &s) < 0)
+			return;
+		type = S_ISDIR(s.stx_mode) ? DT_DIR : DT_REG;
+		stx.stx_ino = s.stx_ino;
+	}
+	if (type != DT_DIR || atomic_load(&ctx->cancel))
+		return;
+	if (d->borrowed_fd && !strcmp(name, VS_STATE_DIR))
+		return; /* the volume's state, not the tree */
+	c = dir_new(d, name, &stx);
+	if (!c)
+		return;
+	c->mnt_id = d->mnt_id;
+	c->up = d;
+	atomic_fetch_add(&d->pending, 1);
+	if (push(wk, w, (struct task){c, NULL}) < 0) {
+		atomic_fetch_sub(&d->pending, 1);
+		c->up = NULL;
+		dir_unref(ctx, c);
+	}
+}
+
 static void read_dir(struct walk *wk, struct vs_worker *w, struct dir *d, char *buf, size_t bufsize)
 {
 	struct vs_ctx *ctx = wk->ctx;
@@ -357,13 +501,19 @@ static void read_dir(struct walk *wk, struct vs_worker *w, struct dir *d, char *
 		struct dir *p = d->parent;
 
 		if (r < 0) {
-			vs_record_error(ctx, &w->c, p->fd, d->name, r);
+			/* a count skips what it cannot open (a mount point, a
+			 * directory gone): the walk itself will say */
+			if (!ctx->counting)
+				vs_record_error(ctx, &w->c, p->fd, d->name, r);
 			return;
 		}
 		d->parent = NULL;
-		dir_unref(p);
+		dir_unref(ctx, p);
 	}
 	ctr_add(&w->c.dirs_read, 1);
+	/* the caller's root fd may have been read before (a shard's count) */
+	if (d->borrowed_fd)
+		(void)lseek(d->fd, 0, SEEK_SET);
 
 	for (;;) {
 		long got = syscall(SYS_getdents64, d->fd, buf, bufsize);
@@ -380,6 +530,13 @@ static void read_dir(struct walk *wk, struct vs_worker *w, struct dir *d, char *
 
 			off += de->d_reclen;
 			if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
+				continue;
+			if (ctx->counting) {
+				count_entry(wk, w, d, nm, de->d_type, de->d_ino);
+				continue;
+			}
+			/* a shard's slices of a decomposed directory */
+			if (d->slices && vs_split_owner(d->slices, nm) != ctx->shard)
 				continue;
 			w->dents[n].name = nm;
 			w->dents[n].d_type = de->d_type;
@@ -411,7 +568,7 @@ static void run_task(struct walk *wk, struct vs_worker *w, struct task *t, char 
 		read_dir(wk, w, d, buf, bufsize);
 	}
 	free(t->chunk);
-	dir_unref(d);
+	dir_unref(wk->ctx, d);
 	task_done(wk);
 }
 
@@ -436,7 +593,7 @@ static void *worker_main(void *p)
 	while (next_task(wk, w, &t)) {
 		if (!buf) {
 			free(t.chunk);
-			dir_unref(t.dir);
+			dir_unref(wk->ctx, t.dir);
 			task_done(wk);
 			continue;
 		}
@@ -445,23 +602,215 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
+/* A directory of the plan, reached from the root name by name without
+ * following a symlink; 0 with *ret_fd (or the root's own fd for ""), or
+ * -errno (-ESTALE when it is not the inode the plan names). *ret_parent gets
+ * the fd of the directory holding it (-1 for the root). */
+static int resolve(struct vs_ctx *ctx, const char *path, uint64_t ino, int *ret_fd, int *ret_parent)
+{
+	_cleanup_close_ int parent = -1, fd = -1;
+	const char *p = path;
+	struct stat st;
+
+	*ret_fd = ctx->root_fd;
+	*ret_parent = -1;
+	if (!*path)
+		return 0;
+	while (*p) {
+		const char *e = strchrnul(p, '/');
+		char name[NAME_MAX + 1];
+
+		if ((size_t)(e - p) > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(name, p, (size_t)(e - p));
+		name[e - p] = '\0';
+		if (parent >= 0)
+			close(parent);
+		parent = TAKE_FD(fd);
+		fd = openat(parent >= 0 ? parent : ctx->root_fd, name,
+		            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			return neg_errno();
+		p = *e ? e + 1 : e;
+	}
+	if (fstat(fd, &st) < 0)
+		return neg_errno();
+	if ((uint64_t)st.st_ino != ino || st.st_dev != ctx->root_dev)
+		return -ESTALE; /* the tree changed since the plan was made */
+	if (parent < 0)
+		parent = fcntl(ctx->root_fd, F_DUPFD_CLOEXEC, 3);
+	*ret_parent = TAKE_FD(parent);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* The last name of a relative path. */
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* A directory struct for an fd the walk owns (borrowed: the root's). */
+static struct dir *dir_at(struct vs_ctx *ctx, int fd, const char *path, uint64_t ino)
+{
+	size_t len = strlen(path);
+	struct dir *d = calloc(1, sizeof(*d) + len + 1);
+
+	if (!d)
+		return NULL;
+	atomic_init(&d->refs, 1);
+	atomic_init(&d->pending, 1);
+	d->fd = fd;
+	d->borrowed_fd = fd == ctx->root_fd;
+	d->ino = ino;
+	d->dev = ctx->root_dev;
+	d->mnt_id = ctx->have_mnt_id ? ctx->root_mnt_id : 0;
+	memcpy(d->name, path, len + 1);
+	return d;
+}
+
+/* Changes the inode at (dirfd, name) as an entry the walk met: a unit's own
+ * directory. Returns the statx it saw, for a subtree to be entered. */
+static bool seed_entry(struct walk *wk, struct vs_worker *w, int dirfd, const char *name,
+                       struct statx *ret)
+{
+	struct vs_dent *e = &w->dents[0];
+
+	e->name = name;
+	e->d_type = DT_DIR;
+	wk->engine->stat_batch(w, dirfd, e, 1);
+	ctr_add(&w->c.statx, 1);
+	if (e->err) {
+		ctr_add(&w->c.entries, 1);
+		vs_record_error(wk->ctx, &w->c, dirfd, name, e->err);
+		return false;
+	}
+	vs_apply_entry(w, dirfd, e);
+	*ret = e->stx;
+	return true;
+}
+
+/*
+ * The tasks a walk starts from: the root, or this shard's units of the
+ * plan. Returns how many were queued on worker 0's deque; a unit that
+ * cannot be reached is a failure of this shard (counted, with its path).
+ */
+static long seed(struct walk *wk)
+{
+	struct vs_ctx *ctx = wk->ctx;
+	struct vs_worker *w = &ctx->workers[0];
+	const struct vs_split *plan = &ctx->plan;
+	long n = 0;
+
+	if (ctx->shards <= 1 || ctx->counting) {
+		struct dir *root = dir_at(ctx, ctx->root_fd, "", ctx->root_ino);
+
+		if (!root || dq_push(&wk->dq[0], (struct task){root, NULL}) < 0) {
+			free(root);
+			return -ENOMEM;
+		}
+		return 1;
+	}
+	for (size_t i = 0; i < plan->n_dirs; i++) {
+		const struct vs_split_dir *pd = &plan->dirs[i];
+		bool mine = false;
+		int fd, parent, r;
+		struct dir *d;
+
+		for (unsigned j = 0; j < pd->k && !mine; j++)
+			mine = pd->owner[j] == ctx->shard;
+		if (!mine)
+			continue;
+		r = resolve(ctx, pd->path, pd->ino, &fd, &parent);
+		if (r < 0) {
+			vs_record_error(ctx, &w->c, ctx->root_fd, pd->path, r);
+			continue;
+		}
+		if (parent >= 0) {
+			struct statx stx;
+
+			/* a decomposed directory is its slice 0's */
+			if (pd->owner[0] == ctx->shard)
+				seed_entry(wk, w, parent, base_name(pd->path), &stx);
+			close(parent);
+		}
+		d = dir_at(ctx, fd, pd->path, pd->ino);
+		if (!d || dq_push(&wk->dq[0], (struct task){d, NULL}) < 0) {
+			if (fd != ctx->root_fd)
+				close(fd);
+			free(d);
+			return -ENOMEM;
+		}
+		d->slices = pd;
+		n++;
+	}
+	for (size_t i = 0; i < plan->n_subtrees; i++) {
+		const struct vs_split_subtree *st = &plan->subtrees[i];
+		char *ppath = strdup(st->path), *slash;
+		int fd, parent, r;
+		struct statx stx;
+		struct dir *p, *c;
+
+		if (st->shard != ctx->shard)
+			continue;
+		if (!ppath)
+			return -ENOMEM;
+		/* its parent is a decomposed directory: reach that, then the
+		 * subtree as one of its entries */
+		slash = strrchr(ppath, '/');
+		*(slash ? slash : ppath) = '\0';
+		fd = -1;
+		r = -ENOENT;
+		for (size_t k = 0; k < plan->n_dirs; k++)
+			if (!strcmp(plan->dirs[k].path, ppath))
+				r = resolve(ctx, ppath, plan->dirs[k].ino, &fd, &parent);
+		free(ppath);
+		if (r < 0) {
+			vs_record_error(ctx, &w->c, ctx->root_fd, st->path, r);
+			continue;
+		}
+		if (parent >= 0)
+			close(parent);
+		p = dir_at(ctx, fd, "", 0);
+		if (!p) {
+			if (fd != ctx->root_fd)
+				close(fd);
+			return -ENOMEM;
+		}
+		if (seed_entry(wk, w, fd, base_name(st->path), &stx) && S_ISDIR(stx.stx_mode)) {
+			if (stx.stx_ino != st->ino) {
+				vs_record_error(ctx, &w->c, fd, base_name(st->path), -ESTALE);
+			} else if ((c = dir_new(p, base_name(st->path), &stx)) &&
+			           dq_push(&wk->dq[0], (struct task){c, NULL}) >= 0) {
+				n++;
+			} else {
+				if (c)
+					dir_unref(ctx, c);
+				vs_record_error(ctx, &w->c, fd, base_name(st->path), -ENOMEM);
+			}
+		}
+		dir_unref(ctx, p); /* the child, when queued, keeps it until opened */
+	}
+	return n;
+}
+
 int vs_walk(struct vs_ctx *ctx, const struct vs_engine_ops *engine,
             void (*tick)(struct vs_ctx *ctx, void *userdata), void *userdata, unsigned tick_ms)
 {
 	unsigned n = ctx->n_workers;
 	struct walk wk = {.ctx = ctx, .engine = engine};
 	struct worker_arg *args;
-	struct dir *root;
 	unsigned started = 0;
+	long seeded;
 	int r = 0;
 
 	wk.dq = calloc(n, sizeof(*wk.dq));
 	args = calloc(n, sizeof(*args));
-	root = calloc(1, sizeof(*root) + 1);
-	if (!wk.dq || !args || !root) {
+	if (!wk.dq || !args) {
 		free(wk.dq);
 		free(args);
-		free(root);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&wk.lock, NULL);
@@ -470,18 +819,13 @@ int vs_walk(struct vs_ctx *ctx, const struct vs_engine_ops *engine,
 	for (unsigned i = 0; i < n; i++)
 		pthread_mutex_init(&wk.dq[i].lock, NULL);
 
-	atomic_init(&root->refs, 1);
-	root->fd = ctx->root_fd;
-	root->borrowed_fd = true;
-	root->dev = ctx->root_dev;
-	root->mnt_id = ctx->have_mnt_id ? ctx->root_mnt_id : 0;
-	atomic_init(&wk.pending, 1);
-	wk.dq[0].t = NULL;
-	if (dq_push(&wk.dq[0], (struct task){root, NULL}) < 0) {
-		r = -ENOMEM;
-		free(root);
-		goto out;
+	seeded = seed(&wk);
+	if (seeded < 0) {
+		r = (int)seeded;
+		goto drain;
 	}
+	atomic_init(&wk.pending, seeded);
+	wk.done = seeded == 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		args[i] = (struct worker_arg){&wk, &ctx->workers[i]};
@@ -522,6 +866,11 @@ int vs_walk(struct vs_ctx *ctx, const struct vs_engine_ops *engine,
 	 * complete walk */
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(ctx->workers[i].thread, NULL);
+	goto out;
+drain:
+	/* seeding failed: release what was queued, nothing ran */
+	for (struct task t; dq_pop(&wk.dq[0], &t, false);)
+		dir_unref(ctx, t.dir);
 out:
 	for (unsigned i = 0; i < n; i++) {
 		free(wk.dq[i].t);
@@ -533,4 +882,15 @@ out:
 	free(wk.dq);
 	free(args);
 	return r < 0 ? r : ctx->fatal;
+}
+
+int vs_count(struct vs_ctx *ctx, const struct vs_engine_ops *engine)
+{
+	int r;
+
+	ctx->counting = true;
+	ctx->count_min = 16;
+	r = vs_walk(ctx, engine, NULL, NULL, 1000);
+	ctx->counting = false;
+	return r;
 }
