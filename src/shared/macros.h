@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Cleanup helpers and small utilities shared by the library and the CLI. */
+/*
+ * Cleanup helpers and small utilities shared by the library and the CLI.
+ * Header-only and static inline: nothing here is exported from libvolshift.
+ */
 #pragma once
 
 #include <errno.h>
