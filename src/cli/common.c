@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Options every subcommand shares, progress lines and the printed report. */
+/*
+ * What every subcommand shares: the one option loop (cli_parse) and the
+ * shared options, progress lines and the printed report.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "macros.h"
 
 const char cli_common_help[] =
     "  --policy=always|on-root-mismatch\n"
@@ -36,9 +40,88 @@ const char cli_map_help[] =
     "  --from-pid PID      use the maps of PID's user namespace (/proc/PID/uid_map, gid_map)\n"
     "  --reverse           swap FROM and TO: give a shifted tree back its original IDs\n";
 
-int cli_common_opt(int opt, const char *arg, struct vs_job *job, struct cli_common *out)
+/* ------------------------------------------------------------ options */
+
+enum {
+	OPT_POLICY = 1000,
+	OPT_DRY_RUN,
+	OPT_JOBS,
+	OPT_CROSS_MOUNTS,
+	OPT_JSON,
+	OPT_PROGRESS,
+	OPT_QUIET,
+	OPT_ENGINE,
+	OPT_NO_XATTRS,
+	OPT_MAP,
+	OPT_UID_MAP,
+	OPT_GID_MAP,
+	OPT_FROM_PID,
+	OPT_REVERSE,
+};
+
+static const struct {
+	struct option o;
+	unsigned group;
+} shared_options[] = {
+    {{"jobs", required_argument, NULL, OPT_JOBS}, CLI_OPTS_RUN},
+    {{"engine", required_argument, NULL, OPT_ENGINE}, CLI_OPTS_RUN},
+    {{"quiet", no_argument, NULL, OPT_QUIET}, CLI_OPTS_RUN},
+    {{"policy", required_argument, NULL, OPT_POLICY}, CLI_OPTS_WALK},
+    {{"dry-run", no_argument, NULL, OPT_DRY_RUN}, CLI_OPTS_WALK},
+    {{"cross-mounts", no_argument, NULL, OPT_CROSS_MOUNTS}, CLI_OPTS_WALK},
+    {{"no-xattrs", no_argument, NULL, OPT_NO_XATTRS}, CLI_OPTS_WALK},
+    {{"json", no_argument, NULL, OPT_JSON}, CLI_OPTS_WALK},
+    {{"progress", required_argument, NULL, OPT_PROGRESS}, CLI_OPTS_WALK},
+    {{"map", required_argument, NULL, OPT_MAP}, CLI_OPTS_MAPS},
+    {{"uid-map", required_argument, NULL, OPT_UID_MAP}, CLI_OPTS_MAPS},
+    {{"gid-map", required_argument, NULL, OPT_GID_MAP}, CLI_OPTS_MAPS},
+    {{"from-pid", required_argument, NULL, OPT_FROM_PID}, CLI_OPTS_MAPS},
+    {{"reverse", no_argument, NULL, OPT_REVERSE}, CLI_OPTS_MAPS},
+};
+
+int cli_choice(const char *opt, const char *arg, const char *const *names, int *ret)
 {
+	char choices[128] = "";
+	size_t n = 0, len = 0;
+
+	for (; names[n]; n++)
+		if (!strcmp(arg, names[n])) {
+			*ret = (int)n;
+			return 0;
+		}
+	for (size_t i = 0; i < n && len < sizeof(choices); i++)
+		len += (size_t)snprintf(choices + len, sizeof(choices) - len, "%s%s",
+		                        i == 0      ? ""
+		                        : i + 1 < n ? ", "
+		                                    : " or ",
+		                        names[i]);
+	return usage_error("invalid %s '%s' (%s)", opt, arg, choices);
+}
+
+static int add_range(struct vs_idmap *m, const char *opt, const char *arg)
+{
+	struct vs_idmap_range r;
+	int e = vs_idmap_parse_range(arg, &r);
+
+	if (e == -ERANGE)
+		return usage_error("invalid %s '%s': IDs must stay within 0..4294967295", opt, arg);
+	if (e < 0)
+		return usage_error("invalid %s '%s' (expected FROM:TO:LENGTH, whole numbers, "
+		                   "LENGTH > 0)",
+		                   opt, arg);
+	if (vs_idmap_add(m, &r) < 0)
+		return usage_error("too many %s ranges (at most %d)", opt, VS_IDMAP_MAX);
+	return 0;
+}
+
+/* One shared option into args: 0, or EXIT_BAD_INPUT after printing why. */
+static int shared_option(int opt, const char *arg, struct cli_args *a)
+{
+	static const char *const progress[] = {"auto", "always", "never", NULL};
+	static const char *const engines[] = {"auto", "uring", "sync", NULL};
+	struct vs_job *job = a->job;
 	uint32_t n;
+	int i, e;
 
 	switch (opt) {
 	case OPT_POLICY:
@@ -58,82 +141,94 @@ int cli_common_opt(int opt, const char *arg, struct vs_job *job, struct cli_comm
 		job->cross_mounts = true;
 		return 0;
 	case OPT_JSON:
-		out->json = true;
+		a->common.json = true;
 		return 0;
 	case OPT_PROGRESS:
-		if (!strcmp(arg, "auto"))
-			out->progress = PROGRESS_AUTO;
-		else if (!strcmp(arg, "always"))
-			out->progress = PROGRESS_ALWAYS;
-		else if (!strcmp(arg, "never"))
-			out->progress = PROGRESS_NEVER;
-		else
-			return usage_error("invalid --progress '%s' (auto, always or never)", arg);
-		return 0;
+		e = cli_choice("--progress", arg, progress, &i);
+		a->common.progress = e ? a->common.progress : (enum progress_when)i;
+		return e;
 	case OPT_QUIET:
-		out->quiet = true;
+		a->common.quiet = true;
 		return 0;
-	case OPT_ENGINE:
-		if (!strcmp(arg, "auto"))
-			job->engine = VS_ENGINE_AUTO;
-		else if (!strcmp(arg, "uring"))
-			job->engine = VS_ENGINE_URING;
-		else if (!strcmp(arg, "sync"))
-			job->engine = VS_ENGINE_SYNC;
-		else
-			return usage_error("invalid --engine '%s' (auto, uring or sync)", arg);
-		return 0;
+	case OPT_ENGINE: /* the names in enum vs_engine's order */
+		e = cli_choice("--engine", arg, engines, &i);
+		job->engine = e ? job->engine : (enum vs_engine)i;
+		return e;
 	case OPT_NO_XATTRS:
 		job->no_xattrs = true;
 		return 0;
-	}
-	return usage_error("internal error: option %d not handled", opt);
-}
-
-static int add_range(struct vs_idmap *m, const char *opt, const char *arg)
-{
-	struct vs_idmap_range r;
-	int e = vs_idmap_parse_range(arg, &r);
-
-	if (e == -ERANGE)
-		return usage_error("invalid %s '%s': IDs must stay within 0..4294967295", opt, arg);
-	if (e < 0)
-		return usage_error("invalid %s '%s' (expected FROM:TO:LENGTH, whole numbers, "
-		                   "LENGTH > 0)",
-		                   opt, arg);
-	if (vs_idmap_add(m, &r) < 0)
-		return usage_error("too many %s ranges (at most %d)", opt, VS_IDMAP_MAX);
-	return 0;
-}
-
-int cli_map_opt(int opt, const char *arg, struct vs_job *job, struct cli_maps *maps)
-{
-	uint32_t pid;
-	int e;
-
-	switch (opt) {
 	case OPT_MAP:
-		maps->any_map = true;
+		a->maps.any_map = true;
 		e = add_range(&job->uid_map, "--map", arg);
-		if (e == 0)
-			e = add_range(&job->gid_map, "--map", arg);
-		return e;
+		return e ? e : add_range(&job->gid_map, "--map", arg);
 	case OPT_UID_MAP:
-		maps->any_uid = true;
+		a->maps.any_uid = true;
 		return add_range(&job->uid_map, "--uid-map", arg);
 	case OPT_GID_MAP:
-		maps->any_gid = true;
+		a->maps.any_gid = true;
 		return add_range(&job->gid_map, "--gid-map", arg);
 	case OPT_FROM_PID:
-		if (vs_parse_u32(arg, 0x7fffffff, &pid) < 0 || pid == 0)
+		if (vs_parse_u32(arg, 0x7fffffff, &n) < 0 || n == 0)
 			return usage_error("invalid --from-pid '%s' (a process ID)", arg);
-		maps->from_pid = (pid_t)pid;
+		a->maps.from_pid = (pid_t)n;
 		return 0;
 	case OPT_REVERSE:
-		maps->reverse = true;
+		a->maps.reverse = true;
 		return 0;
 	}
 	return usage_error("internal error: option %d not handled", opt);
+}
+
+int cli_parse(int argc, char **argv, const struct cli_syntax *syn, struct cli_args *args,
+              void *userdata)
+{
+	_cleanup_free_ struct option *opts = NULL;
+	size_t n = 0, n_own = 0;
+	int c, idx, r;
+
+	for (const struct option *o = syn->options; o && o->name; o++)
+		n_own++;
+	opts = calloc(n_own + ARRAY_SIZE(shared_options) + 2, sizeof(*opts));
+	if (!opts) {
+		log_error("out of memory");
+		return -EXIT_NO_START;
+	}
+	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	for (size_t i = 0; i < n_own; i++)
+		opts[n++] = syn->options[i];
+	for (size_t i = 0; i < ARRAY_SIZE(shared_options); i++)
+		if (shared_options[i].group & syn->shared)
+			opts[n++] = shared_options[i].o;
+
+	/* optind 0 is glibc's full reset (a parse that ran before leaves state
+	 * behind that optind 1 does not clear, and "+" is read again); ':' and
+	 * opterr 0: getopt prints nothing, we print one line */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, syn->options_first ? "+:h" : ":h", opts, &idx)) != -1) {
+		if (c == 'h') {
+			syn->help(stdout);
+			return 0;
+		}
+		if (c == ':')
+			return -usage_error("option '%s' needs a value", argv[optind - 1]);
+		if (c == '?')
+			return -usage_error("unknown option '%s' (see 'volshift %s --help')",
+			                    argv[optind - 1], syn->name);
+		r = c >= OPT_OWN_BASE ? syn->option(&opts[idx], optarg, userdata)
+		                      : shared_option(c, optarg, args);
+		if (r)
+			return -r;
+	}
+	if (argc - optind < (int)syn->n_operands)
+		return -usage_error("%s needs %s (see 'volshift %s --help')", syn->name,
+		                    syn->operands, syn->name);
+	if (argc - optind > (int)syn->n_operands)
+		return -usage_error("unexpected argument '%s' (%s takes %s%s)",
+		                    argv[optind + syn->n_operands], syn->name, syn->operands,
+		                    syn->options_first ? ", after the options" : "");
+	args->operands = argv + optind;
+	return 1;
 }
 
 int cli_maps_finish(struct vs_job *job, struct cli_maps *maps)

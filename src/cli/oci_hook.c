@@ -79,6 +79,11 @@ static const char oci_help[] =
     "3 could not start. Any non-zero status makes the runtime refuse to start\n"
     "the container.\n";
 
+static void help(FILE *f)
+{
+	fputs(oci_help, f);
+}
+
 /* Reads all of fd; -EFBIG past max. *ret is NUL-terminated. */
 static int read_all(int fd, size_t max, char **ret)
 {
@@ -469,6 +474,37 @@ static int hook_main(struct hook *h)
 	return run_plan(h);
 }
 
+/* The paths the options name, until they are resolved into the policy. */
+struct hook_paths {
+	struct hook *h;
+	const char *kubelet_root, *storage_root;
+	const char *allow[OCI_ALLOW_MAX];
+	size_t n_allow;
+};
+
+static int option(const struct option *o, const char *arg, void *userdata)
+{
+	struct hook_paths *hp = userdata;
+
+	if (arg[0] != '/')
+		return usage_error("oci-hook: --%s '%s' is not an absolute path", o->name, arg);
+	switch (o->val) {
+	case OPT_REPORT_DIR:
+		hp->h->report_dir = arg;
+		return 0;
+	case OPT_KUBELET_ROOT:
+		hp->kubelet_root = arg;
+		return 0;
+	case OPT_STORAGE_ROOT:
+		hp->storage_root = arg;
+		return 0;
+	}
+	if (hp->n_allow == OCI_ALLOW_MAX)
+		return usage_error("oci-hook: more than %d --allow-source", OCI_ALLOW_MAX);
+	hp->allow[hp->n_allow++] = arg;
+	return 0;
+}
+
 int cmd_oci_hook(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -476,67 +512,33 @@ int cmd_oci_hook(int argc, char **argv)
 	    {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
 	    {"kubelet-root", required_argument, NULL, OPT_KUBELET_ROOT},
 	    {"storage-root", required_argument, NULL, OPT_STORAGE_ROOT},
-	    {"jobs", required_argument, NULL, OPT_JOBS},
-	    {"engine", required_argument, NULL, OPT_ENGINE},
-	    {"quiet", no_argument, NULL, OPT_QUIET},
-	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *kubelet_root = DEFAULT_KUBELET_ROOT, *storage_root = DEFAULT_STORAGE_ROOT;
-	const char *allow[OCI_ALLOW_MAX];
-	struct cli_common common = {0};
+	static const struct cli_syntax syntax = {
+	    .name = "oci-hook",
+	    .options = options,
+	    .shared = CLI_OPTS_RUN,
+	    .n_operands = 0,
+	    .operands = "no arguments: the state comes on stdin",
+	    .help = help,
+	    .option = option,
+	};
 	struct hook h = {0};
-	size_t n_allow = 0;
-	int c, status;
+	struct hook_paths hp = {
+	    .h = &h, .kubelet_root = DEFAULT_KUBELET_ROOT, .storage_root = DEFAULT_STORAGE_ROOT};
+	struct cli_args args = {.job = &h.opts};
+	int status;
 
 	vs_job_init(&h.opts, VS_MODE_SHIFT);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(oci_help, stdout);
-			return EXIT_DONE;
-		case OPT_REPORT_DIR:
-			if (optarg[0] != '/')
-				return usage_error(
-				    "oci-hook: --report-dir '%s' is not an absolute path", optarg);
-			h.report_dir = optarg;
-			break;
-		case OPT_KUBELET_ROOT:
-		case OPT_STORAGE_ROOT:
-		case OPT_ALLOW_SOURCE:
-			if (optarg[0] != '/')
-				return usage_error("oci-hook: %s '%s' is not an absolute path",
-				                   argv[optind - 1], optarg);
-			if (c == OPT_KUBELET_ROOT)
-				kubelet_root = optarg;
-			else if (c == OPT_STORAGE_ROOT)
-				storage_root = optarg;
-			else if (n_allow == OCI_ALLOW_MAX)
-				return usage_error("oci-hook: more than %d --allow-source",
-				                   OCI_ALLOW_MAX);
-			else
-				allow[n_allow++] = optarg;
-			break;
-		case OPT_JOBS:
-		case OPT_ENGINE:
-		case OPT_QUIET:
-			if (cli_common_opt(c, optarg, &h.opts, &common) != 0)
-				return EXIT_BAD_INPUT;
-			break;
-		default:
-			return cli_getopt_error(c, argv, "oci-hook");
-		}
-	}
-	if (optind < argc)
-		return usage_error("oci-hook: unexpected argument '%s' (the state comes on stdin)",
-		                   argv[optind]);
-	h.quiet = common.quiet;
+	status = cli_parse(argc, argv, &syntax, &args, &hp);
+	if (status <= 0)
+		return -status;
+	h.quiet = args.common.quiet;
 	/* the policy's own paths are resolved as sources are */
-	h.pol.kubelet_root = resolve_dir(kubelet_root);
-	h.pol.storage_root = resolve_dir(storage_root);
-	for (size_t i = 0; i < n_allow; i++) {
-		char *real = resolve_dir(allow[i]);
+	h.pol.kubelet_root = resolve_dir(hp.kubelet_root);
+	h.pol.storage_root = resolve_dir(hp.storage_root);
+	for (size_t i = 0; i < hp.n_allow; i++) {
+		char *real = resolve_dir(hp.allow[i]);
 
 		if (real)
 			h.pol.allow[h.pol.n_allow++] = real;

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* volshift shift: remap ownership onto a user namespace's ID range. */
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 
@@ -29,40 +28,24 @@ static void help(FILE *f)
 
 int cmd_shift(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    CLI_MAP_OPTIONS,
-	    CLI_COMMON_OPTIONS,
-	    {0},
+	static const struct cli_syntax syntax = {
+	    .name = "shift",
+	    .shared = CLI_OPTS_COMMON | CLI_OPTS_MAPS,
+	    .n_operands = 1,
+	    .operands = "one PATH",
+	    .help = help,
 	};
-	struct cli_common common = {0};
-	struct cli_maps maps = {0};
 	struct vs_job job;
-	int c, e;
+	struct cli_args args = {.job = &job};
+	int r;
 
 	vs_job_init(&job, VS_MODE_SHIFT);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			help(stdout);
-			return EXIT_DONE;
-		case ':':
-		case '?':
-			return cli_getopt_error(c, argv, "shift");
-		default:
-			e = c >= OPT_MAP_BASE ? cli_map_opt(c, optarg, &job, &maps)
-			                      : cli_common_opt(c, optarg, &job, &common);
-			if (e)
-				return e;
-		}
-	}
-	e = cli_maps_finish(&job, &maps);
-	if (e)
-		return e;
-	if (optind != argc - 1)
-		return usage_error(optind == argc ? "shift needs a PATH"
-		                                  : "shift takes exactly one PATH");
-	job.path = argv[optind];
-	return cli_run_job(&job, &common);
+	r = cli_parse(argc, argv, &syntax, &args, NULL);
+	if (r <= 0)
+		return -r;
+	r = cli_maps_finish(&job, &args.maps);
+	if (r)
+		return r;
+	job.path = args.operands[0];
+	return cli_run_job(&job, &args.common);
 }
