@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "macros.h"
 #include "oci.h"
 
 #define STATE_MAX  (1u << 20)  /* the state JSON is small */
@@ -88,7 +89,7 @@ static void help(FILE *f)
 static int read_all(int fd, size_t max, char **ret)
 {
 	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
+	_cleanup_free_ char *buf = malloc(cap);
 
 	if (!buf)
 		return -ENOMEM;
@@ -98,54 +99,41 @@ static int read_all(int fd, size_t max, char **ret)
 		if (len + 1 >= cap) {
 			char *nb;
 
-			if (cap > max) {
-				free(buf);
+			if (cap > max)
 				return -EFBIG;
-			}
 			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
+			if (!nb)
 				return -ENOMEM;
-			}
 			buf = nb;
 			cap *= 2;
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int e = -errno;
-
-			free(buf);
-			return e;
-		}
+		if (n < 0)
+			return -errno;
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	if (len > max) {
-		free(buf);
+	if (len > max)
 		return -EFBIG;
-	}
 	buf[len] = '\0';
-	*ret = buf;
+	*ret = TAKE_PTR(buf);
 	return 0;
 }
 
 static int read_config(const char *bundle, char **ret)
 {
-	char *path;
-	int fd, r;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
 
 	if (asprintf(&path, "%s/config.json", bundle) < 0)
 		return -ENOMEM;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	free(path);
 	if (fd < 0)
 		return -errno;
-	r = read_all(fd, CONFIG_MAX, ret);
-	close(fd);
-	return r;
+	return read_all(fd, CONFIG_MAX, ret);
 }
 
 /* A JSON string (quotes included) for s; NULL on allocation failure. */
@@ -208,32 +196,28 @@ static void summary(const struct oci_state *st, const struct oci_volume *v,
 static int write_reports(const char *dir, const struct oci_state *st, int status,
                          char *const *volumes, size_t n)
 {
-	char *name = NULL, *tmp = NULL, *id = json_quote(st->id), *bundle = json_quote(st->bundle);
-	FILE *f = NULL;
-	int fd = -1, r = 0;
+	_cleanup_free_ char *name = NULL, *tmp = NULL;
+	_cleanup_free_ char *id = json_quote(st->id), *bundle = json_quote(st->bundle);
+	_cleanup_close_ int fd = -1;
+	FILE *f;
+	int r = 0;
 
 	/* a container ID names one file in dir, nothing else */
-	if (strchr(st->id, '/') || !strcmp(st->id, ".") || !strcmp(st->id, "..")) {
-		r = -EINVAL;
-		goto out;
-	}
+	if (strchr(st->id, '/') || !strcmp(st->id, ".") || !strcmp(st->id, ".."))
+		return -EINVAL;
 	if (!id || !bundle || asprintf(&name, "%s/%s.json", dir, st->id) < 0 ||
-	    asprintf(&tmp, "%s/.%s.json.XXXXXX", dir, st->id) < 0) {
-		r = -ENOMEM;
-		goto out;
-	}
+	    asprintf(&tmp, "%s/.%s.json.XXXXXX", dir, st->id) < 0)
+		return -ENOMEM;
 	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	f = fdopen(fd, "w");
 	if (!f) {
 		r = -errno;
-		close(fd);
 		unlink(tmp);
-		goto out;
+		return r;
 	}
+	fd = -1; /* f has it now */
 	fprintf(f, "{\"container\":%s,\"bundle\":%s,\"status\":%d,\"volumes\":[", id, bundle,
 	        status);
 	for (size_t i = 0; i < n; i++)
@@ -248,11 +232,6 @@ static int write_reports(const char *dir, const struct oci_state *st, int status
 	}
 	if (fclose(f) != 0 && r == 0)
 		r = -EIO;
-out:
-	free(name);
-	free(tmp);
-	free(id);
-	free(bundle);
 	return r;
 }
 
@@ -276,14 +255,11 @@ static int fd_path(int fd, char **ret)
  * (nothing can be under it then). */
 static char *resolve_dir(const char *path)
 {
+	_cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	char *real = NULL;
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0 || fd_path(fd, &real) < 0)
 		return NULL;
-	if (fd_path(fd, &real) < 0)
-		real = NULL;
-	close(fd);
 	return real;
 }
 

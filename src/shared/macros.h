@@ -34,6 +34,14 @@ static inline void vs_closep(int *fd)
 		_fd;                                                                               \
 	})
 
+/* The same for a pointer: returns it and leaves NULL behind. */
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _p = (p);                                                            \
+		(p) = NULL;                                                                        \
+		_p;                                                                                \
+	})
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* -errno of the last failed call, never 0 (a broken libc must not look like success). */
