@@ -43,6 +43,8 @@ struct cli_common {
 	bool json;
 	bool quiet;
 	enum progress_when progress;
+	/* the summary on stderr even with the JSON on stdout (oci-hook) */
+	bool summary_with_json;
 };
 
 /* Map options, collected until cli_maps_finish. */
@@ -115,25 +117,33 @@ extern const char cli_map_help[];
  * (vs_job_validate, when the job runs). 0 or EXIT_BAD_INPUT. */
 int cli_maps_finish(struct vs_job *job, struct cli_maps *maps);
 
-/* Progress on stderr as --progress and --quiet ask: attach before vs_run (or
- * vs_mount), done after it (clears a live line). */
-struct cli_progress {
-	bool tty;
-	bool always;
-	double next_line; /* non-tty: when the next line is due */
-	bool drew;        /* tty: a line is on screen */
+/* ------------------------------------------------------- running, printing */
+
+/* What a report is about, beyond its job. */
+struct cli_subject {
+	const struct vs_job *job;         /* the job that ran (mount: its shift) */
+	const struct vs_mount_job *mount; /* volshift mount: say how TARGET was mounted */
+	const char *name;      /* names the run in lines ("oci-hook: container C: /data (shift
+	                        * of 'SRC')"); NULL: "MODE PATH" */
+	const char *json_head; /* JSON members put before the library's ("\"container\":...,") */
 };
-void cli_progress_attach(struct vs_job *job, const struct cli_common *common,
-                         struct cli_progress *ps);
-void cli_progress_done(struct cli_progress *ps);
 
-/* Runs job with progress on stderr as asked, prints the report (JSON on
- * stdout, or a human summary on stderr) and returns the exit status. */
-int cli_run_job(struct vs_job *job, const struct cli_common *common);
-
-/* Prints a finished report as cli_run_job does. */
-void cli_print_report(const struct vs_report *r, const struct vs_job *job,
-                      const struct cli_common *common);
+/*
+ * Prints how a run ended, for every subcommand: why it could not start (one
+ * line on stderr, nothing else there), the JSON line on stdout (--json), the
+ * failures and a summary on stderr (not with --quiet; not with --json unless
+ * summary_with_json). When ret_json is not NULL it gets the JSON line
+ * (malloc'ed, NULL when out of memory) whether or not it was printed.
+ */
+void cli_print_report(const struct vs_report *r, const struct cli_subject *s,
+                      const struct cli_common *common, char **ret_json);
 
 /* The exit status for a report (its status, unless an unknown value). */
 int cli_exit_status(const struct vs_report *r);
+
+/*
+ * Runs job with vs_run, or mount with vs_mount (give one, the other NULL),
+ * with progress on stderr as asked; prints the report with cli_print_report
+ * and returns the exit status.
+ */
+int cli_run(struct vs_job *job, struct vs_mount_job *mount, const struct cli_common *common);

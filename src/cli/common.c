@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What every subcommand shares: the one option loop (cli_parse) and the
- * shared options, progress lines and the printed report.
+ * shared options, progress lines, and the one report printer
+ * (cli_print_report) with the run around it (cli_run).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -266,9 +267,16 @@ int cli_maps_finish(struct vs_job *job, struct cli_maps *maps)
 
 /* ------------------------------------------------------------ progress */
 
+struct progress {
+	bool tty;
+	bool always;
+	double next_line; /* non-tty: when the next line is due */
+	bool drew;        /* tty: a line is on screen */
+};
+
 static void on_progress(const struct vs_progress *p, void *userdata)
 {
-	struct cli_progress *ps = userdata;
+	struct progress *ps = userdata;
 	double rate = p->elapsed_s > 0 ? (double)p->entries / p->elapsed_s : 0;
 
 	if (ps->tty) {
@@ -289,6 +297,29 @@ static void on_progress(const struct vs_progress *p, void *userdata)
 	ps->next_line = p->elapsed_s + 60;
 }
 
+/* Progress on stderr as --progress and --quiet ask, for the job about to run. */
+static void progress_attach(struct vs_job *job, const struct cli_common *common,
+                            struct progress *ps)
+{
+	*ps = (struct progress){.tty = isatty(STDERR_FILENO), .next_line = 30};
+	ps->always = common->progress == PROGRESS_ALWAYS;
+	if (common->quiet || common->progress == PROGRESS_NEVER)
+		return;
+	job->progress = on_progress;
+	job->progress_userdata = ps;
+	job->progress_interval_ms = ps->tty ? 250 : 1000;
+}
+
+/* Clears a live line before the report is printed. */
+static void progress_done(struct progress *ps)
+{
+	if (ps->drew)
+		fputs("\r\033[K", stderr);
+	ps->drew = false;
+}
+
+/* ------------------------------------------------------------ the report */
+
 int cli_exit_status(const struct vs_report *r)
 {
 	switch (r->status) {
@@ -301,47 +332,103 @@ int cli_exit_status(const struct vs_report *r)
 	return EXIT_NO_START;
 }
 
-void cli_print_report(const struct vs_report *r, const struct vs_job *job,
-                      const struct cli_common *common)
+/* The library's JSON object, with s->json_head's members in front. */
+static char *report_json(const struct vs_report *r, const struct cli_subject *s)
 {
-	char *json = NULL;
+	_cleanup_free_ char *lib = NULL;
+	char *out;
 
-	if (r->status == VS_STATUS_BAD_INPUT || r->status == VS_STATUS_CANNOT_START)
-		log_error("%s", r->message);
-	if (common->json) {
-		if (vs_report_json(r, job, &json) == 0) {
-			puts(json);
-			fflush(stdout);
-			free(json);
-		} else {
-			log_error("cannot format the report: out of memory");
-		}
-	}
-	if (r->status == VS_STATUS_BAD_INPUT || r->status == VS_STATUS_CANNOT_START)
-		return;
-	if (!common->json)
-		for (unsigned i = 0; i < r->n_errors; i++)
-			log_error("'%s': %s", r->errors[i].path ? r->errors[i].path : "?",
-			          strerror(r->errors[i].err));
-	if (r->status == VS_STATUS_PARTIAL && r->message[0])
-		log_error("%s", r->message);
-	if (common->quiet || common->json)
-		return;
-	if (r->skipped) {
-		fprintf(stderr, "volshift: %s: root already matches (on-root-mismatch), skipped\n",
-		        job->path);
-		return;
-	}
+	if (vs_report_json(r, s->job, &lib) < 0)
+		return NULL;
+	if (!s->json_head)
+		return TAKE_PTR(lib);
+	if (asprintf(&out, "{%s%s", s->json_head, lib + 1) < 0)
+		return NULL;
+	return out;
+}
+
+/* "0.4 ms", "2.35 s" */
+static const char *duration(double s, char *buf, size_t size)
+{
+	if (s < 1)
+		snprintf(buf, size, "%.1f ms", s * 1000);
+	else
+		snprintf(buf, size, "%.2f s", s);
+	return buf;
+}
+
+static const char *plural(uint64_t n, const char *one, const char *more)
+{
+	return n == 1 ? one : more;
+}
+
+/* What a walk did, in words: names looked at against inodes changed (the
+ * second name of a hard link finds its inode done), what "unmapped" means,
+ * and ACLs and capabilities only when there were any. */
+static void walk_summary(const struct vs_report *r, const struct vs_job *job, const char *name)
+{
+	unsigned long long entries = r->entries, changed = r->changed, unmapped = r->unmapped;
+	char t[32], extra[160] = "";
+	size_t len = 0;
+
+	if (job->mode == VS_MODE_SHIFT && unmapped)
+		len += (size_t)snprintf(extra + len, sizeof(extra) - len,
+		                        "; %llu %s an owner or group outside the map (kept as is)",
+		                        unmapped, plural(unmapped, "entry has", "entries have"));
+	if (r->acls && len < sizeof(extra))
+		len +=
+		    (size_t)snprintf(extra + len, sizeof(extra) - len, "; %llu %s remapped",
+		                     (unsigned long long)r->acls, plural(r->acls, "ACL", "ACLs"));
+	if (r->caps && len < sizeof(extra))
+		snprintf(extra + len, sizeof(extra) - len, "; %llu file %s put back",
+		         (unsigned long long)r->caps,
+		         plural(r->caps, "capability", "capabilities"));
 	fprintf(stderr,
-	        "volshift: %s %s%s: %llu entries, %llu %s, %llu unmapped, %llu failed, "
-	        "%llu ACLs, %llu capabilities, in %.2f s (%s, %u jobs, %s)\n",
-	        vs_mode_name(job->mode), job->path, job->dry_run ? " (dry run)" : "",
-	        (unsigned long long)r->entries, (unsigned long long)r->changed,
-	        job->dry_run ? "would change" : "changed", (unsigned long long)r->unmapped,
-	        (unsigned long long)r->failed, (unsigned long long)r->acls,
-	        (unsigned long long)r->caps, r->elapsed_s, r->method ? r->method : "walk", r->jobs,
-	        r->engine ? r->engine : "-");
-	if (r->n_errors < r->failed)
+	        "volshift: %s: %llu %s looked at (a hard-linked file once per name), %llu %s %s, "
+	        "%llu failed%s; in %s (%s, %u jobs, %s)\n",
+	        name, entries, plural(entries, "entry", "entries"), changed,
+	        plural(changed, "inode", "inodes"), job->dry_run ? "would change" : "changed",
+	        (unsigned long long)r->failed, extra, duration(r->elapsed_s, t, sizeof(t)),
+	        r->method ? r->method : "walk", r->jobs, r->engine ? r->engine : "-");
+}
+
+/* volshift mount: how TARGET was mounted. */
+static void mount_line(const struct vs_report *r, const struct vs_mount_job *m, bool idmapped)
+{
+	const char *how = m->shift.dry_run ? "would mount" : "mounted";
+	char t[32];
+
+	if (idmapped)
+		fprintf(stderr,
+		        "volshift: %s '%s' at '%s': idmapped (%s)%s, nothing on disk changed, "
+		        "in %s\n",
+		        how, m->shift.path, m->target, r->fstype, m->read_only ? ", read-only" : "",
+		        duration(r->elapsed_s, t, sizeof(t)));
+	else
+		fprintf(stderr,
+		        "volshift: %s cannot be idmapped here (%s): owners %s on disk; %s '%s' "
+		        "at '%s' as a plain bind%s\n",
+		        r->fstype, strerror(r->probe_errno),
+		        m->shift.dry_run ? "would be shifted" : "shifted", how, m->shift.path,
+		        m->target, m->read_only ? ", read-only" : "");
+}
+
+static void summary(const struct vs_report *r, const struct cli_subject *s, const char *name,
+                    bool listed)
+{
+	bool idmapped = r->method && !strcmp(r->method, "idmapped-mount");
+
+	if (idmapped) { /* nothing was walked: a walk summary would say "0 entries" */
+		mount_line(r, s->mount, true);
+		return;
+	}
+	if (r->skipped)
+		fprintf(stderr,
+		        "volshift: %s: skipped, its root already matches (on-root-mismatch)\n",
+		        name);
+	else
+		walk_summary(r, s->job, name);
+	if (listed && r->n_errors < r->failed)
 		fprintf(stderr, "volshift: (%llu more failures not listed)\n",
 		        (unsigned long long)(r->failed - r->n_errors));
 	if (r->root_left_unmatched && r->failed)
@@ -350,37 +437,65 @@ void cli_print_report(const struct vs_report *r, const struct vs_job *job,
 	if (r->skipped_mounts)
 		fprintf(stderr, "volshift: %llu mount points not entered (see --cross-mounts)\n",
 		        (unsigned long long)r->skipped_mounts);
+	if (s->mount && r->status == VS_STATUS_OK)
+		mount_line(r, s->mount, false);
 }
 
-void cli_progress_attach(struct vs_job *job, const struct cli_common *common,
-                         struct cli_progress *ps)
+void cli_print_report(const struct vs_report *r, const struct cli_subject *s,
+                      const struct cli_common *common, char **ret_json)
 {
-	*ps = (struct cli_progress){.tty = isatty(STDERR_FILENO), .next_line = 30};
-	ps->always = common->progress == PROGRESS_ALWAYS;
-	if (common->quiet || common->progress == PROGRESS_NEVER)
+	bool started = r->status == VS_STATUS_OK || r->status == VS_STATUS_PARTIAL;
+	_cleanup_free_ char *json = NULL, *own_name = NULL;
+	const char *name = s->name;
+
+	if (!name && asprintf(&own_name, "%s %s%s", vs_mode_name(s->job->mode), s->job->path,
+	                      s->job->dry_run ? " (dry run)" : "") < 0)
+		own_name = NULL;
+	name = name ? name : own_name ? own_name : "?";
+
+	/* could not start: one line says why, the JSON says it too */
+	if (!started && s->name)
+		log_error("%s: could not start: %s", name, r->message);
+	else if (!started)
+		log_error("%s", r->message);
+	if (common->json || ret_json)
+		json = report_json(r, s);
+	if (common->json && json) {
+		puts(json);
+		fflush(stdout);
+	} else if (common->json) {
+		log_error("cannot format the report: out of memory");
+	}
+	if (ret_json)
+		*ret_json = TAKE_PTR(json);
+	if (!started)
 		return;
-	job->progress = on_progress;
-	job->progress_userdata = ps;
-	job->progress_interval_ms = ps->tty ? 250 : 1000;
+	/* the JSON has the failures; without it they are listed here */
+	if (!common->json)
+		for (unsigned i = 0; i < r->n_errors; i++)
+			log_error("'%s': %s", r->errors[i].path ? r->errors[i].path : "?",
+			          strerror(r->errors[i].err));
+	if (r->status == VS_STATUS_PARTIAL && r->message[0])
+		log_error("%s: %s", name, r->message);
+	if (common->quiet || (common->json && !common->summary_with_json))
+		return;
+	summary(r, s, name, !common->json);
 }
 
-void cli_progress_done(struct cli_progress *ps)
+int cli_run(struct vs_job *job, struct vs_mount_job *mount, const struct cli_common *common)
 {
-	if (ps->drew)
-		fputs("\r\033[K", stderr);
-	ps->drew = false;
-}
-
-int cli_run_job(struct vs_job *job, const struct cli_common *common)
-{
-	struct cli_progress ps;
+	struct cli_subject s = {.job = mount ? &mount->shift : job, .mount = mount};
+	struct progress ps;
 	struct vs_report r;
 	int status;
 
-	cli_progress_attach(job, common, &ps);
-	vs_run(job, &r);
-	cli_progress_done(&ps);
-	cli_print_report(&r, job, common);
+	progress_attach(mount ? &mount->shift : job, common, &ps);
+	if (mount)
+		vs_mount(mount, &r);
+	else
+		vs_run(job, &r);
+	progress_done(&ps);
+	cli_print_report(&r, &s, common, NULL);
 	status = cli_exit_status(&r);
 	vs_report_free(&r);
 	return status;

@@ -71,5 +71,5 @@ int cmd_fsgroup(int argc, char **argv)
 	if (!f.have_gid)
 		return usage_error("fsgroup needs --gid GID");
 	f.job.path = args.operands[0];
-	return cli_run_job(&f.job, &args.common);
+	return cli_run(&f.job, NULL, &args.common);
 }

@@ -65,37 +65,6 @@ static void help(FILE *f)
 	    cli_map_help, cli_common_help);
 }
 
-/* The shared printer for errors, JSON and the fallback walk's summary, and
- * a line of its own saying what was mounted how. */
-static void print_report(const struct vs_report *r, const struct vs_mount_job *job,
-                         const struct cli_common *common)
-{
-	bool idmapped = r->method && !strcmp(r->method, "idmapped-mount");
-	bool dry = job->shift.dry_run;
-	struct cli_common c = *common;
-
-	if (idmapped)
-		c.quiet = true; /* the walk summary would only say "0 entries" */
-	cli_print_report(r, &job->shift, &c);
-	if (common->quiet || common->json)
-		return;
-	if (r->status != VS_STATUS_OK)
-		return;
-	if (idmapped)
-		fprintf(stderr,
-		        "volshift: %s '%s' at '%s': idmapped (%s)%s, nothing on disk changed, "
-		        "in %.3f s\n",
-		        dry ? "would mount" : "mounted", job->shift.path, job->target, r->fstype,
-		        job->read_only ? ", read-only" : "", r->elapsed_s);
-	else
-		fprintf(stderr,
-		        "volshift: %s cannot be idmapped here (%s): owners %s on disk; %s '%s' "
-		        "at '%s' as a plain bind%s\n",
-		        r->fstype, strerror(r->probe_errno), dry ? "would be shifted" : "shifted",
-		        dry ? "would mount" : "mounted", job->shift.path, job->target,
-		        job->read_only ? ", read-only" : "");
-}
-
 static int option(const struct option *o, const char *arg, void *userdata)
 {
 	static const char *const fallbacks[] = {"shift", "fail", NULL}; /* enum vs_fallback */
@@ -168,8 +137,6 @@ int cmd_mount(int argc, char **argv)
 	    .option = option,
 	};
 	_cleanup_free_ struct vs_mount_job *job = malloc(sizeof(*job));
-	struct cli_progress progress;
-	struct vs_report report;
 	struct cli_args args;
 	int r;
 
@@ -187,11 +154,5 @@ int cmd_mount(int argc, char **argv)
 	r = pick_userns(job, &args.maps);
 	if (r)
 		return r;
-	cli_progress_attach(&job->shift, &args.common, &progress);
-	vs_mount(job, &report);
-	cli_progress_done(&progress);
-	print_report(&report, job, &args.common);
-	r = cli_exit_status(&report);
-	vs_report_free(&report);
-	return r;
+	return cli_run(NULL, job, &args.common);
 }

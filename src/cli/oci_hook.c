@@ -147,48 +147,30 @@ static char *json_quote(const char *s)
 }
 
 /*
- * The report of one volume: the library's JSON object with where it came
- * from added in front: container, destination, source and, for fsgroup,
- * container_gid. NULL on allocation failure.
+ * What one volume's report says where it came from: the JSON members put
+ * in front of the library's (container, destination, source and, for
+ * fsgroup, container_gid) and the name its lines on stderr go by. 0 or
+ * -ENOMEM.
  */
-static char *volume_report(const struct vs_report *rep, const struct vs_job *job,
-                           const struct oci_state *st, const struct oci_volume *v)
+static int volume_subject(const struct oci_state *st, const struct oci_volume *v,
+                          char **ret_json_head, char **ret_name)
 {
-	char *lib = NULL, *id = json_quote(st->id), *dst = json_quote(v->destination);
-	char *src = json_quote(v->source), *out = NULL, gid[32] = "";
+	_cleanup_free_ char *id = json_quote(st->id), *dst = json_quote(v->destination);
+	_cleanup_free_ char *src = json_quote(v->source);
+	char gid[32] = "";
 
 	if (v->mode == VS_MODE_FSGROUP)
 		snprintf(gid, sizeof(gid), "\"container_gid\":%u,", v->container_gid);
-	if (id && dst && src && vs_report_json(rep, job, &lib) == 0 &&
-	    asprintf(&out, "{\"container\":%s,\"destination\":%s,\"source\":%s,%s%s", id, dst, src,
-	             gid, lib + 1) < 0)
-		out = NULL;
-	free(lib);
-	free(id);
-	free(dst);
-	free(src);
-	return out;
-}
-
-static void summary(const struct oci_state *st, const struct oci_volume *v,
-                    const struct vs_report *rep)
-{
-	const char *mode = vs_mode_name(v->mode);
-
-	if (rep->status >= VS_STATUS_BAD_INPUT)
-		log_error("oci-hook: container %s: %s (%s of '%s') could not start: %s", st->id,
-		          v->destination, mode, v->source,
-		          rep->message[0] ? rep->message : "unknown error");
-	else if (rep->skipped)
-		log_error("oci-hook: container %s: %s (%s of '%s'): skipped, its root already "
-		          "matches",
-		          st->id, v->destination, mode, v->source);
-	else
-		log_error("oci-hook: container %s: %s (%s of '%s'): %llu entries, %llu changed, "
-		          "%llu failed, %.3f s",
-		          st->id, v->destination, mode, v->source, (unsigned long long)rep->entries,
-		          (unsigned long long)rep->changed, (unsigned long long)rep->failed,
-		          rep->elapsed_s);
+	if (!id || !dst || !src ||
+	    asprintf(ret_json_head, "\"container\":%s,\"destination\":%s,\"source\":%s,%s", id, dst,
+	             src, gid) < 0)
+		return -ENOMEM;
+	if (asprintf(ret_name, "oci-hook: container %s: %s (%s of '%s')", st->id, v->destination,
+	             vs_mode_name(v->mode), v->source) < 0) {
+		free(*ret_json_head);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Writes DIR/<id>.json atomically (a temp file renamed into place): the
@@ -345,21 +327,28 @@ static int run_plan(struct hook *h)
 	if (!h->reports)
 		return refuse(h, EXIT_NO_START, "out of memory");
 	for (size_t i = 0; i < p->n_volumes; i++) {
+		_cleanup_free_ char *head = NULL, *name = NULL;
 		struct vs_report rep;
 		struct vs_job job;
-		char *line;
+		char *line = NULL;
 
+		if (volume_subject(&h->st, &p->volumes[i], &head, &name) < 0)
+			return refuse(h, EXIT_NO_START, "out of memory");
 		oci_plan_job(p, i, &job);
 		job.jobs = h->opts.jobs;
 		job.engine = h->opts.engine;
 		vs_run_at(h->fds[i], &job, &rep);
-		line = volume_report(&rep, &job, &h->st, &p->volumes[i]);
-		if (line) {
-			printf("%s\n", line);
+		/* JSON on stdout for the runtime's log, a line on stderr for
+		 * whoever reads the runtime's error (--quiet: only when the
+		 * volume did not finish cleanly) */
+		cli_print_report(
+		    &rep, &(struct cli_subject){.job = &job, .name = name, .json_head = head},
+		    &(struct cli_common){.json = true,
+		                         .summary_with_json = true,
+		                         .quiet = h->quiet && rep.status == VS_STATUS_OK},
+		    &line);
+		if (line)
 			h->reports[h->n_reports++] = line;
-		}
-		if (!h->quiet || rep.status != VS_STATUS_OK)
-			summary(&h->st, &p->volumes[i], &rep);
 		if (cli_exit_status(&rep) > status)
 			status = cli_exit_status(&rep);
 		vs_report_free(&rep);

@@ -12,10 +12,11 @@ static void help(FILE *f)
 	    "                      | --from-pid PID) [--reverse] [OPTION...] PATH\n\n"
 	    "Rewrites the owners of every entry of the tree at PATH so that a container whose\n"
 	    "user namespace has this map sees them as before: an ID in a FROM range becomes\n"
-	    "TO + (ID - FROM); IDs outside every FROM range stay and are counted as unmapped.\n"
-	    "POSIX ACL entries and file capabilities (v3, rootid = the host ID of 0) are\n"
-	    "remapped too; setuid, setgid and sticky bits are kept; hard links, re-runs and\n"
-	    "runs after a crash are safe because FROM and TO ranges may not overlap.\n\n"
+	    "TO + (ID - FROM); an ID outside every FROM range is left as it is (the report\n"
+	    "counts the entries that have one as unmapped). POSIX ACL entries and file\n"
+	    "capabilities (v3, rootid = the host ID of 0) are remapped too; setuid, setgid\n"
+	    "and sticky bits are kept; hard links, re-runs and runs after a crash are safe\n"
+	    "because FROM and TO ranges may not overlap.\n\n"
 	    "%s%s\n"
 	    "Examples:\n"
 	    "  volshift shift --map 0:524288:65536 /var/lib/data\n"
@@ -47,5 +48,5 @@ int cmd_shift(int argc, char **argv)
 	if (r)
 		return r;
 	job.path = args.operands[0];
-	return cli_run_job(&job, &args.common);
+	return cli_run(&job, NULL, &args.common);
 }
