@@ -30,7 +30,9 @@ const char cli_common_help[] =
     "  --json              print one JSON report on stdout when done\n"
     "  --progress=auto|always|never\n"
     "                      auto: a live line on a terminal; otherwise a line after 30 s\n"
-    "                      and then every 60 s\n"
+    "                      and then every 60 s; always: a line every second. With a\n"
+    "                      percentage and an ETA when PATH is the root of its\n"
+    "                      filesystem (a PV usually is)\n"
     "  --quiet             no progress and no summary (errors are still printed)\n";
 
 const char cli_map_help[] =
@@ -272,27 +274,58 @@ struct progress {
 	bool always;
 	double next_line; /* non-tty: when the next line is due */
 	bool drew;        /* tty: a line is on screen */
+	unsigned percent; /* the highest shown: a percentage never goes back */
 };
+
+/* "42% (ETA 01:10), 12345 of ~29000 entries" when the library knows about
+ * how many entries there are, else "12345 entries". The estimate is rough
+ * (hard links count once per name; --cross-mounts adds filesystems): the
+ * percentage stops at 99 until the run ends, and never goes back. */
+static void progress_count(struct progress *ps, const struct vs_progress *p, double rate, char *buf,
+                           size_t size)
+{
+	uint64_t total = p->total_estimate;
+	unsigned pct;
+	char eta[32] = "";
+
+	if (!total) {
+		snprintf(buf, size, "%llu entries", (unsigned long long)p->entries);
+		return;
+	}
+	pct = p->entries >= total ? 99 : (unsigned)(p->entries * 100 / total);
+	if (pct > 99)
+		pct = 99;
+	if (pct < ps->percent)
+		pct = ps->percent;
+	ps->percent = pct;
+	if (p->entries < total && rate > 0) {
+		unsigned long long s =
+		    (unsigned long long)((double)(total - p->entries) / rate + 0.5);
+
+		snprintf(eta, sizeof(eta), " (ETA %02llu:%02llu)", s / 60, s % 60);
+	}
+	snprintf(buf, size, "%u%%%s, %llu of ~%llu entries", pct, eta,
+	         (unsigned long long)p->entries, (unsigned long long)total);
+}
 
 static void on_progress(const struct vs_progress *p, void *userdata)
 {
 	struct progress *ps = userdata;
 	double rate = p->elapsed_s > 0 ? (double)p->entries / p->elapsed_s : 0;
+	char count[96];
 
+	if (!ps->tty && !ps->always && p->elapsed_s < ps->next_line)
+		return;
+	progress_count(ps, p, rate, count, sizeof(count));
 	if (ps->tty) {
-		fprintf(stderr,
-		        "\r\033[Kvolshift: %llu entries (%.0f/s), %llu changed, %llu failed",
-		        (unsigned long long)p->entries, rate, (unsigned long long)p->changed,
-		        (unsigned long long)p->failed);
+		fprintf(stderr, "\r\033[Kvolshift: %s (%.0f/s), %llu changed, %llu failed", count,
+		        rate, (unsigned long long)p->changed, (unsigned long long)p->failed);
 		ps->drew = true;
 		return;
 	}
-	if (!ps->always && p->elapsed_s < ps->next_line)
-		return;
 	/* kubelet says the same on long walks: a log reader can tell it is alive */
-	fprintf(stderr,
-	        "volshift: %llu entries processed in %.0f s (%.0f/s), %llu changed, %llu failed\n",
-	        (unsigned long long)p->entries, p->elapsed_s, rate, (unsigned long long)p->changed,
+	fprintf(stderr, "volshift: %s processed in %.0f s (%.0f/s), %llu changed, %llu failed\n",
+	        count, p->elapsed_s, rate, (unsigned long long)p->changed,
 	        (unsigned long long)p->failed);
 	ps->next_line = p->elapsed_s + 60;
 }
