@@ -293,8 +293,6 @@ static void progress_count(struct progress *ps, const struct vs_progress *p, dou
 		return;
 	}
 	pct = p->entries >= total ? 99 : (unsigned)(p->entries * 100 / total);
-	if (pct > 99)
-		pct = 99;
 	if (pct < ps->percent)
 		pct = ps->percent;
 	ps->percent = pct;
@@ -409,20 +407,21 @@ static void walk_summary(const struct vs_report *r, const struct vs_job *job, co
 		                        "; %llu %s an owner or group outside the map (kept as is)",
 		                        unmapped, plural(unmapped, "entry has", "entries have"));
 	if (r->acls && len < sizeof(extra))
-		len +=
-		    (size_t)snprintf(extra + len, sizeof(extra) - len, "; %llu %s remapped",
-		                     (unsigned long long)r->acls, plural(r->acls, "ACL", "ACLs"));
+		len += (size_t)snprintf(extra + len, sizeof(extra) - len, "; %llu %s %sremapped",
+		                        (unsigned long long)r->acls, plural(r->acls, "ACL", "ACLs"),
+		                        job->dry_run ? "would be " : "");
 	if (r->caps && len < sizeof(extra))
-		snprintf(extra + len, sizeof(extra) - len, "; %llu file %s put back",
-		         (unsigned long long)r->caps,
-		         plural(r->caps, "capability", "capabilities"));
+		snprintf(extra + len, sizeof(extra) - len, "; %llu file %s %sput back",
+		         (unsigned long long)r->caps, plural(r->caps, "capability", "capabilities"),
+		         job->dry_run ? "would be " : "");
 	fprintf(stderr,
 	        "volshift: %s: %llu %s looked at (a hard-linked file once per name), %llu %s %s, "
-	        "%llu failed%s; in %s (%s, %u jobs, %s)\n",
+	        "%llu failed%s; in %s (%s, %u %s, %s)\n",
 	        name, entries, plural(entries, "entry", "entries"), changed,
 	        plural(changed, "inode", "inodes"), job->dry_run ? "would change" : "changed",
 	        (unsigned long long)r->failed, extra, duration(r->elapsed_s, t, sizeof(t)),
-	        r->method ? r->method : "walk", r->jobs, r->engine ? r->engine : "-");
+	        r->method ? r->method : "walk", r->jobs, plural(r->jobs, "job", "jobs"),
+	        r->engine ? r->engine : "-");
 }
 
 /* volshift mount: how TARGET was mounted. */
