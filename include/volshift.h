@@ -118,6 +118,12 @@ struct vs_progress {
 	uint64_t changed;
 	uint64_t failed;
 	double elapsed_s;
+	/* How many entries the walk will meet, roughly, when that is cheap to
+	 * know: the used inodes of the root's filesystem when the root is the
+	 * root of that filesystem (a PV usually is). 0: unknown. entries may
+	 * pass it (hard links count once per name, --cross-mounts adds other
+	 * filesystems). */
+	uint64_t total_estimate;
 };
 
 /* Called from the thread that called vs_run, every progress_interval_ms. */

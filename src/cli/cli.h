@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The CLI's shared pieces: subcommand table, common options, printing. */
+/* The CLI's shared pieces: subcommand table, the option loop, progress, printing. */
 #pragma once
 
 #include <getopt.h>
@@ -32,111 +32,121 @@ int cmd_install(int argc, char **argv);
 /* Prints "volshift: <message>" on stderr; returns EXIT_BAD_INPUT. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* getopt_long's ':' (missing value) and '?' (unknown option) as one line. */
-int cli_getopt_error(int c, char **argv, const char *cmd);
-
 /* Prints "volshift: <message>" on stderr. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Output options every walking subcommand takes. */
+/* ------------------------------------------------------------ options */
+
 enum progress_when { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
 
+/* How a run is printed: --json, --quiet, --progress. */
 struct cli_common {
 	bool json;
 	bool quiet;
 	enum progress_when progress;
+	/* the summary on stderr even with the JSON on stdout (oci-hook) */
+	bool summary_with_json;
 };
-
-/*
- * Option parsing shared by the subcommands. Each subcommand builds one
- * getopt_long table: its own entries, then CLI_COMMON_OPTIONS (and, when it
- * takes ID maps, CLI_MAP_OPTIONS), then {0}. Codes >= OPT_COMMON_BASE are
- * handed to cli_common_opt / cli_map_opt.
- */
-enum {
-	OPT_COMMON_BASE = 1000,
-	OPT_POLICY = OPT_COMMON_BASE,
-	OPT_DRY_RUN,
-	OPT_JOBS,
-	OPT_CROSS_MOUNTS,
-	OPT_JSON,
-	OPT_PROGRESS,
-	OPT_QUIET,
-	OPT_ENGINE,
-	OPT_NO_XATTRS,
-	OPT_SHARD,
-	OPT_SHARD_ID,
-	OPT_MAP_BASE = 1100,
-	OPT_MAP = OPT_MAP_BASE,
-	OPT_UID_MAP,
-	OPT_GID_MAP,
-	OPT_FROM_PID,
-	OPT_REVERSE,
-	OPT_OWN_BASE = 1200, /* a subcommand's own long-only options */
-};
-
-#define CLI_COMMON_OPTIONS                                                                         \
-	{"policy", required_argument, NULL, OPT_POLICY},                                           \
-	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},                                           \
-	    {"jobs", required_argument, NULL, OPT_JOBS},                                           \
-	    {"cross-mounts", no_argument, NULL, OPT_CROSS_MOUNTS},                                 \
-	    {"json", no_argument, NULL, OPT_JSON},                                                 \
-	    {"progress", required_argument, NULL, OPT_PROGRESS},                                   \
-	    {"quiet", no_argument, NULL, OPT_QUIET},                                               \
-	    {"engine", required_argument, NULL, OPT_ENGINE},                                       \
-	    {"no-xattrs", no_argument, NULL, OPT_NO_XATTRS},                                       \
-	    {"shard", required_argument, NULL, OPT_SHARD},                                         \
-	{                                                                                          \
-		"shard-id", required_argument, NULL, OPT_SHARD_ID                                  \
-	}
-
-#define CLI_MAP_OPTIONS                                                                            \
-	{"map", required_argument, NULL, OPT_MAP},                                                 \
-	    {"uid-map", required_argument, NULL, OPT_UID_MAP},                                     \
-	    {"gid-map", required_argument, NULL, OPT_GID_MAP},                                     \
-	    {"from-pid", required_argument, NULL, OPT_FROM_PID},                                   \
-	{                                                                                          \
-		"reverse", no_argument, NULL, OPT_REVERSE                                          \
-	}
-
-/* The help text of CLI_COMMON_OPTIONS and CLI_MAP_OPTIONS, for --help. */
-extern const char cli_common_help[];
-extern const char cli_map_help[];
-
-/* Handles one common option. Returns 0, or EXIT_BAD_INPUT after printing why. */
-int cli_common_opt(int opt, const char *arg, struct vs_job *job, struct cli_common *out);
 
 /* Map options, collected until cli_maps_finish. */
 struct cli_maps {
 	bool any_map, any_uid, any_gid, reverse;
 	pid_t from_pid;
 };
-int cli_map_opt(int opt, const char *arg, struct vs_job *job, struct cli_maps *maps);
+
+/* The shared options, in groups; a subcommand names the groups it takes. */
+enum {
+	CLI_OPTS_RUN = 1 << 0, /* --jobs --engine --quiet: every subcommand */
+	CLI_OPTS_WALK =
+	    1 << 1, /* --policy --dry-run --cross-mounts --no-xattrs --json --progress */
+	CLI_OPTS_MAPS = 1 << 2,  /* --map --uid-map --gid-map --from-pid --reverse */
+	CLI_OPTS_SHARD = 1 << 3, /* --shard --shard-id: fsgroup and shift */
+};
+#define CLI_OPTS_COMMON (CLI_OPTS_RUN | CLI_OPTS_WALK)
+
+/* A subcommand's own options are long-only, with codes from here up. */
+#define OPT_OWN_BASE 1200
+
+/*
+ * One subcommand's command line. One loop (cli_parse) reads every
+ * subcommand's: -h/--help, the shared groups into struct cli_args, the
+ * subcommand's own options through .option, a missing value or an unknown
+ * option as one line on stderr (exit 2), and then the operands.
+ */
+struct cli_syntax {
+	const char *name;             /* "fsgroup", as messages name it */
+	const struct option *options; /* its own options, {0}-terminated; may be NULL */
+	unsigned shared;              /* CLI_OPTS_* groups it takes too */
+	/* options end at the first operand (getopt's "+"): what follows it is
+	 * an operand even if it starts with '-', and an option after the
+	 * operands is refused instead of being moved in front of them */
+	bool options_first;
+	unsigned n_operands;  /* exactly this many */
+	const char *operands; /* how messages name them: "one PATH" */
+	void (*help)(FILE *f);
+	/* an own option (o->val >= OPT_OWN_BASE): 0, or an exit status after
+	 * printing why */
+	int (*option)(const struct option *o, const char *arg, void *userdata);
+};
+
+/* What cli_parse fills. */
+struct cli_args {
+	struct vs_job *job; /* in: the job the shared options go into */
+	struct cli_common common;
+	struct cli_maps maps;
+	char **operands; /* syntax.n_operands of them */
+};
+
+/*
+ * Parses argv (argv[0] is the subcommand). Returns 1 to go on, 0 after
+ * --help (exit 0), or -EXIT_BAD_INPUT after one line on stderr; so that a
+ * subcommand says: r = cli_parse(...); if (r <= 0) return -r;
+ */
+int cli_parse(int argc, char **argv, const struct cli_syntax *syn, struct cli_args *args,
+              void *userdata);
+
+/* For an option that takes one of a few words (--engine=sync): *ret = the
+ * index of arg in names (NULL-terminated) and 0, or EXIT_BAD_INPUT after
+ * printing "invalid OPT 'ARG' (a, b or c)". */
+int cli_choice(const char *opt, const char *arg, const char *const *names, int *ret);
+
+/* The help text of the shared groups, for --help. */
+extern const char cli_common_help[];
+extern const char cli_map_help[];
+extern const char cli_shard_help[];
 
 /* Checks the collected maps (exactly one source, both uid and gid maps),
  * reads --from-pid, applies --reverse; the overlap rules are the library's
  * (vs_job_validate, when the job runs). 0 or EXIT_BAD_INPUT. */
 int cli_maps_finish(struct vs_job *job, struct cli_maps *maps);
 
-/* Progress on stderr as --progress and --quiet ask: attach before vs_run (or
- * vs_mount), done after it (clears a live line). */
-struct cli_progress {
-	bool tty;
-	bool always;
-	double next_line; /* non-tty: when the next line is due */
-	bool drew;        /* tty: a line is on screen */
+/* ------------------------------------------------------- running, printing */
+
+/* What a report is about, beyond its job. */
+struct cli_subject {
+	const struct vs_job *job;         /* the job that ran (mount: its shift) */
+	const struct vs_mount_job *mount; /* volshift mount: say how TARGET was mounted */
+	const char *name;      /* names the run in lines ("oci-hook: container C: /data (shift
+	                        * of 'SRC')"); NULL: "MODE PATH" */
+	const char *json_head; /* JSON members put before the library's ("\"container\":...,") */
 };
-void cli_progress_attach(struct vs_job *job, const struct cli_common *common,
-                         struct cli_progress *ps);
-void cli_progress_done(struct cli_progress *ps);
 
-/* Runs job with progress on stderr as asked, prints the report (JSON on
- * stdout, or a human summary on stderr) and returns the exit status. */
-int cli_run_job(struct vs_job *job, const struct cli_common *common);
-
-/* Prints a finished report as cli_run_job does. */
-void cli_print_report(const struct vs_report *r, const struct vs_job *job,
-                      const struct cli_common *common);
+/*
+ * Prints how a run ended, for every subcommand: why it could not start (one
+ * line on stderr, nothing else there), the JSON line on stdout (--json), the
+ * failures and a summary on stderr (not with --quiet; not with --json unless
+ * summary_with_json). When ret_json is not NULL it gets the JSON line
+ * (malloc'ed, NULL when out of memory) whether or not it was printed.
+ */
+void cli_print_report(const struct vs_report *r, const struct cli_subject *s,
+                      const struct cli_common *common, char **ret_json);
 
 /* The exit status for a report (its status, unless an unknown value). */
 int cli_exit_status(const struct vs_report *r);
+
+/*
+ * Runs job with vs_run, or mount with vs_mount (give one, the other NULL),
+ * with progress on stderr as asked; prints the report with cli_print_report
+ * and returns the exit status.
+ */
+int cli_run(struct vs_job *job, struct vs_mount_job *mount, const struct cli_common *common);

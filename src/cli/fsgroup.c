@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* volshift fsgroup: kubelet-compatible group ownership. */
-#include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 
@@ -17,61 +15,68 @@ static void help(FILE *f)
 	        "|= 02770 (with --read-only: 0440 and 02550); symlinks only change group.\n"
 	        "setuid, setgid and sticky bits and file capabilities are kept. The root is\n"
 	        "changed last; symlinks are never followed.\n\n"
+	        "Programs that check modes refuse what fsgroup leaves, as they refuse\n"
+	        "kubelet's fsGroup: PostgreSQL does not start on a data directory that is\n"
+	        "not 0700 or 0750 (data directory \"...\" has invalid permissions), OpenSSH\n"
+	        "refuses group-readable private keys and a group-writable ~/.ssh. For such\n"
+	        "volumes move the owners and keep the modes: 'volshift shift' (on disk) or\n"
+	        "'volshift mount' (an idmapped mount; nothing on disk changes).\n\n"
 	        "  --gid GID           the group (0..4294967294)\n"
-	        "  --read-only         the read-only masks (0440, directories 02550)\n%s\n"
+	        "  --read-only         the read-only masks (0440, directories 02550)\n%s%s\n"
 	        "Examples:\n"
 	        "  volshift fsgroup --gid 2000 /var/lib/data\n"
-	        "  volshift fsgroup --gid 2000 --policy=on-root-mismatch --json /var/lib/data\n\n"
+	        "  volshift fsgroup --gid 2000 --policy=on-root-mismatch --json /var/lib/data\n"
+	        "  volshift fsgroup --gid 2000 --shard \"$JOB_COMPLETION_INDEX/8\" /data\n\n"
 	        "Exit status: 0 done or skipped, 1 some entries failed, 2 bad input (nothing\n"
 	        "changed), 3 could not start.\n",
-	        cli_common_help);
+	        cli_common_help, cli_shard_help);
+}
+
+struct fsgroup {
+	struct vs_job job;
+	bool have_gid;
+};
+
+static int option(const struct option *o, const char *arg, void *userdata)
+{
+	struct fsgroup *f = userdata;
+
+	if (o->val == OPT_READ_ONLY) {
+		f->job.read_only = true;
+		return 0;
+	}
+	if (vs_parse_u32(arg, UINT32_MAX - 1, &f->job.gid) < 0)
+		return usage_error("invalid --gid '%s' (a number from 0 to 4294967294)", arg);
+	f->have_gid = true;
+	return 0;
 }
 
 int cmd_fsgroup(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
+	static const struct option options[] = {
 	    {"gid", required_argument, NULL, OPT_GID},
 	    {"read-only", no_argument, NULL, OPT_READ_ONLY},
-	    CLI_COMMON_OPTIONS,
 	    {0},
 	};
-	struct cli_common common = {0};
-	struct vs_job job;
-	bool have_gid = false;
-	int c, e;
+	static const struct cli_syntax syntax = {
+	    .name = "fsgroup",
+	    .options = options,
+	    .shared = CLI_OPTS_COMMON | CLI_OPTS_SHARD,
+	    .n_operands = 1,
+	    .operands = "one PATH",
+	    .help = help,
+	    .option = option,
+	};
+	struct fsgroup f = {0};
+	struct cli_args args = {.job = &f.job};
+	int r;
 
-	vs_job_init(&job, VS_MODE_FSGROUP);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			help(stdout);
-			return EXIT_DONE;
-		case OPT_GID:
-			e = vs_parse_u32(optarg, UINT32_MAX - 1, &job.gid);
-			if (e < 0)
-				return usage_error(
-				    "invalid --gid '%s' (a number from 0 to 4294967294)", optarg);
-			have_gid = true;
-			break;
-		case OPT_READ_ONLY:
-			job.read_only = true;
-			break;
-		case ':':
-		case '?':
-			return cli_getopt_error(c, argv, "fsgroup");
-		default:
-			e = cli_common_opt(c, optarg, &job, &common);
-			if (e)
-				return e;
-		}
-	}
-	if (!have_gid)
+	vs_job_init(&f.job, VS_MODE_FSGROUP);
+	r = cli_parse(argc, argv, &syntax, &args, &f);
+	if (r <= 0)
+		return -r;
+	if (!f.have_gid)
 		return usage_error("fsgroup needs --gid GID");
-	if (optind != argc - 1)
-		return usage_error(optind == argc ? "fsgroup needs a PATH"
-		                                  : "fsgroup takes exactly one PATH");
-	job.path = argv[optind];
-	return cli_run_job(&job, &common);
+	f.job.path = args.operands[0];
+	return cli_run(&f.job, NULL, &args.common);
 }

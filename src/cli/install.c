@@ -276,57 +276,66 @@ static int wait_for_stop(void)
 struct install_opts {
 	const char *root, *bin_dir, *hooks_dir;
 	bool hooks, wait, quiet;
+	bool hooks_dir_given;
 };
 
+static int option(const struct option *opt, const char *arg, void *userdata)
+{
+	struct install_opts *o = userdata;
+
+	switch (opt->val) {
+	case OPT_ROOT:
+		o->root = arg;
+		return 0;
+	case OPT_BIN_DIR:
+		o->bin_dir = arg;
+		return 0;
+	case OPT_HOOKS_DIR:
+		o->hooks_dir = arg;
+		o->hooks_dir_given = true;
+		return 0;
+	case OPT_NO_HOOKS:
+		o->hooks = false;
+		return 0;
+	case OPT_WAIT:
+		o->wait = true;
+		return 0;
+	case OPT_INSTALL_QUIET:
+		o->quiet = true;
+		return 0;
+	}
+	return usage_error("internal error: option %d not handled", opt->val);
+}
+
+/* 0 to go on, -1 after --help, or an exit status after printing why. */
 static int parse(int argc, char **argv, struct install_opts *o)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
+	static const struct option options[] = {
 	    {"root", required_argument, NULL, OPT_ROOT},
 	    {"bin-dir", required_argument, NULL, OPT_BIN_DIR},
 	    {"hooks-dir", required_argument, NULL, OPT_HOOKS_DIR},
 	    {"no-hooks", no_argument, NULL, OPT_NO_HOOKS},
 	    {"wait", no_argument, NULL, OPT_WAIT},
-	    {"quiet", no_argument, NULL, OPT_INSTALL_QUIET},
+	    {"quiet", no_argument, NULL, OPT_INSTALL_QUIET}, /* its own: no progress to quiet */
 	    {0},
 	};
-	bool hooks_dir_given = false;
-	int c;
+	static const struct cli_syntax syntax = {
+	    .name = "install",
+	    .options = options,
+	    .n_operands = 0,
+	    .operands = "no PATH",
+	    .help = help,
+	    .option = option,
+	};
+	struct cli_args args = {0};
+	int r;
 
 	*o = (struct install_opts){
 	    .root = "/", .bin_dir = DEFAULT_BIN_DIR, .hooks_dir = DEFAULT_HOOKS_DIR, .hooks = true};
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			help(stdout);
-			return -1;
-		case OPT_ROOT:
-			o->root = optarg;
-			break;
-		case OPT_BIN_DIR:
-			o->bin_dir = optarg;
-			break;
-		case OPT_HOOKS_DIR:
-			o->hooks_dir = optarg;
-			hooks_dir_given = true;
-			break;
-		case OPT_NO_HOOKS:
-			o->hooks = false;
-			break;
-		case OPT_WAIT:
-			o->wait = true;
-			break;
-		case OPT_INSTALL_QUIET:
-			o->quiet = true;
-			break;
-		default:
-			return cli_getopt_error(c, argv, "install");
-		}
-	}
-	if (optind != argc)
-		return usage_error("install takes no PATH (unexpected '%s')", argv[optind]);
-	if (hooks_dir_given && !o->hooks)
+	r = cli_parse(argc, argv, &syntax, &args, o);
+	if (r <= 0)
+		return r == 0 ? -1 : -r;
+	if (o->hooks_dir_given && !o->hooks)
 		return usage_error("--hooks-dir and --no-hooks exclude each other");
 	if (o->root[0] != '/')
 		return usage_error("--root must be an absolute path, not '%s'", o->root);

@@ -40,13 +40,6 @@ void log_error(const char *fmt, ...)
 	va_end(ap);
 }
 
-int cli_getopt_error(int c, char **argv, const char *cmd)
-{
-	if (c == ':')
-		return usage_error("option '%s' needs a value", argv[optind - 1]);
-	return usage_error("unknown option '%s' (see 'volshift %s --help')", argv[optind - 1], cmd);
-}
-
 static void help(FILE *f)
 {
 	fprintf(f, "Usage: volshift SUBCOMMAND [OPTION...] PATH...\n\n"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "macros.h"
 
 enum {
 	OPT_USERNS = OPT_OWN_BASE,
@@ -64,139 +65,94 @@ static void help(FILE *f)
 	    cli_map_help, cli_common_help);
 }
 
-/* The shared printer for errors, JSON and the fallback walk's summary, and
- * a line of its own saying what was mounted how. */
-static void print_report(const struct vs_report *r, const struct vs_mount_job *job,
-                         const struct cli_common *common)
+static int option(const struct option *o, const char *arg, void *userdata)
 {
-	bool idmapped = r->method && !strcmp(r->method, "idmapped-mount");
-	bool dry = job->shift.dry_run;
-	struct cli_common c = *common;
+	static const char *const fallbacks[] = {"shift", "fail", NULL}; /* enum vs_fallback */
+	struct vs_mount_job *job = userdata;
+	int i, r;
 
-	if (idmapped)
-		c.quiet = true; /* the walk summary would only say "0 entries" */
-	cli_print_report(r, &job->shift, &c);
-	if (common->quiet || common->json)
-		return;
-	if (r->status != VS_STATUS_OK)
-		return;
-	if (idmapped)
-		fprintf(stderr,
-		        "volshift: %s '%s' at '%s': idmapped (%s)%s, nothing on disk changed, "
-		        "in %.3f s\n",
-		        dry ? "would mount" : "mounted", job->shift.path, job->target, r->fstype,
-		        job->read_only ? ", read-only" : "", r->elapsed_s);
-	else
-		fprintf(stderr,
-		        "volshift: %s cannot be idmapped here (%s): owners %s on disk; %s '%s' "
-		        "at '%s' as a plain bind%s\n",
-		        r->fstype, strerror(r->probe_errno), dry ? "would be shifted" : "shifted",
-		        dry ? "would mount" : "mounted", job->shift.path, job->target,
-		        job->read_only ? ", read-only" : "");
+	switch (o->val) {
+	case OPT_USERNS:
+		job->userns_path = arg;
+		return 0;
+	case OPT_FALLBACK:
+		r = cli_choice("--fallback", arg, fallbacks, &i);
+		job->fallback = r ? job->fallback : (enum vs_fallback)i;
+		return r;
+	case OPT_RECURSIVE:
+		job->recursive = true;
+		return 0;
+	case OPT_READ_ONLY:
+		job->read_only = true;
+		return 0;
+	}
+	return usage_error("internal error: option %d not handled", o->val);
+}
+
+/*
+ * The user namespace: a namespace named by --userns or --from-pid is used as
+ * it is; its maps are read only if the fallback needs them, so a namespace
+ * whose maps a shift would refuse can still carry an idmapped mount. Else
+ * the maps given make one. 0 or EXIT_BAD_INPUT.
+ */
+static int pick_userns(struct vs_mount_job *job, struct cli_maps *maps)
+{
+	bool named = job->userns_path || maps->from_pid;
+	bool mapped = maps->any_map || maps->any_uid || maps->any_gid;
+
+	if (!named && !mapped)
+		return usage_error("mount needs a user namespace: --map (or --uid-map and "
+		                   "--gid-map), --from-pid or --userns");
+	if (job->userns_path && maps->from_pid)
+		return usage_error("give --userns or --from-pid, not both");
+	if (named && mapped)
+		return usage_error("%s names the user namespace; give no map with it",
+		                   job->userns_path ? "--userns" : "--from-pid");
+	if (named && maps->reverse)
+		return usage_error("--reverse cannot turn an existing user namespace around");
+	if (!named)
+		return cli_maps_finish(&job->shift, maps);
+	job->from_pid = maps->from_pid;
+	return 0;
 }
 
 int cmd_mount(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
+	static const struct option options[] = {
 	    {"userns", required_argument, NULL, OPT_USERNS},
 	    {"fallback", required_argument, NULL, OPT_FALLBACK},
 	    {"recursive", no_argument, NULL, OPT_RECURSIVE},
 	    {"read-only", no_argument, NULL, OPT_READ_ONLY},
-	    CLI_COMMON_OPTIONS,
-	    CLI_MAP_OPTIONS,
 	    {0},
 	};
-	struct cli_common common = {0};
-	struct cli_maps maps = {0};
-	struct vs_mount_job *job;
-	struct vs_report report;
-	struct cli_progress progress;
-	int opt, r;
+	/* options_first, as since the first mount: SOURCE ends the options */
+	static const struct cli_syntax syntax = {
+	    .name = "mount",
+	    .options = options,
+	    .shared = CLI_OPTS_COMMON | CLI_OPTS_MAPS,
+	    .options_first = true,
+	    .n_operands = 2,
+	    .operands = "SOURCE and TARGET",
+	    .help = help,
+	    .option = option,
+	};
+	_cleanup_free_ struct vs_mount_job *job = malloc(sizeof(*job));
+	struct cli_args args;
+	int r;
 
-	job = malloc(sizeof(*job));
 	if (!job) {
 		log_error("out of memory");
 		return EXIT_NO_START;
 	}
 	vs_mount_job_init(job);
-
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-		r = 0;
-		switch (opt) {
-		case 'h':
-			help(stdout);
-			free(job);
-			return EXIT_DONE;
-		case OPT_USERNS:
-			job->userns_path = optarg;
-			break;
-		case OPT_FALLBACK:
-			if (!strcmp(optarg, "shift"))
-				job->fallback = VS_FALLBACK_SHIFT;
-			else if (!strcmp(optarg, "fail"))
-				job->fallback = VS_FALLBACK_FAIL;
-			else
-				r = usage_error("--fallback takes 'shift' or 'fail', not '%s'",
-				                optarg);
-			break;
-		case OPT_RECURSIVE:
-			job->recursive = true;
-			break;
-		case OPT_READ_ONLY:
-			job->read_only = true;
-			break;
-		default:
-			if (opt >= OPT_MAP_BASE && opt < OPT_OWN_BASE)
-				r = cli_map_opt(opt, optarg, &job->shift, &maps);
-			else if (opt >= OPT_COMMON_BASE && opt < OPT_MAP_BASE)
-				r = cli_common_opt(opt, optarg, &job->shift, &common);
-			else
-				r = cli_getopt_error(opt, argv, "mount");
-		}
-		if (r) {
-			free(job);
-			return r;
-		}
-	}
-	if (argc - optind != 2) {
-		free(job);
-		return usage_error("mount takes SOURCE and TARGET (see 'volshift mount --help')");
-	}
-	job->shift.path = argv[optind];
-	job->target = argv[optind + 1];
-
-	/* A namespace named by --userns or --from-pid is used as it is; its maps
-	 * are read only if the fallback needs them, so a namespace whose maps a
-	 * shift would refuse can still carry an idmapped mount. */
-	bool named = job->userns_path || maps.from_pid;
-	bool mapped = maps.any_map || maps.any_uid || maps.any_gid;
-	if (!named && !mapped)
-		r = usage_error("mount needs a user namespace: --map (or --uid-map and "
-		                "--gid-map), --from-pid or --userns");
-	else if (job->userns_path && maps.from_pid)
-		r = usage_error("give --userns or --from-pid, not both");
-	else if (named && mapped)
-		r = usage_error("%s names the user namespace; give no map with it",
-		                job->userns_path ? "--userns" : "--from-pid");
-	else if (named && maps.reverse)
-		r = usage_error("--reverse cannot turn an existing user namespace around");
-	else if (named)
-		job->from_pid = maps.from_pid;
-	else
-		r = cli_maps_finish(&job->shift, &maps);
-	if (r) {
-		free(job);
+	args = (struct cli_args){.job = &job->shift};
+	r = cli_parse(argc, argv, &syntax, &args, job);
+	if (r <= 0)
+		return -r;
+	job->shift.path = args.operands[0];
+	job->target = args.operands[1];
+	r = pick_userns(job, &args.maps);
+	if (r)
 		return r;
-	}
-
-	cli_progress_attach(&job->shift, &common, &progress);
-	vs_mount(job, &report);
-	cli_progress_done(&progress);
-	print_report(&report, job, &common);
-	r = cli_exit_status(&report);
-	vs_report_free(&report);
-	free(job);
-	return r;
+	return cli_run(NULL, job, &args.common);
 }

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "macros.h"
 #include "oci.h"
 
 #define STATE_MAX  (1u << 20)  /* the state JSON is small */
@@ -79,11 +80,16 @@ static const char oci_help[] =
     "3 could not start. Any non-zero status makes the runtime refuse to start\n"
     "the container.\n";
 
+static void help(FILE *f)
+{
+	fputs(oci_help, f);
+}
+
 /* Reads all of fd; -EFBIG past max. *ret is NUL-terminated. */
 static int read_all(int fd, size_t max, char **ret)
 {
 	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
+	_cleanup_free_ char *buf = malloc(cap);
 
 	if (!buf)
 		return -ENOMEM;
@@ -93,54 +99,41 @@ static int read_all(int fd, size_t max, char **ret)
 		if (len + 1 >= cap) {
 			char *nb;
 
-			if (cap > max) {
-				free(buf);
+			if (cap > max)
 				return -EFBIG;
-			}
 			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
+			if (!nb)
 				return -ENOMEM;
-			}
 			buf = nb;
 			cap *= 2;
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int e = -errno;
-
-			free(buf);
-			return e;
-		}
+		if (n < 0)
+			return -errno;
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	if (len > max) {
-		free(buf);
+	if (len > max)
 		return -EFBIG;
-	}
 	buf[len] = '\0';
-	*ret = buf;
+	*ret = TAKE_PTR(buf);
 	return 0;
 }
 
 static int read_config(const char *bundle, char **ret)
 {
-	char *path;
-	int fd, r;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
 
 	if (asprintf(&path, "%s/config.json", bundle) < 0)
 		return -ENOMEM;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	free(path);
 	if (fd < 0)
 		return -errno;
-	r = read_all(fd, CONFIG_MAX, ret);
-	close(fd);
-	return r;
+	return read_all(fd, CONFIG_MAX, ret);
 }
 
 /* A JSON string (quotes included) for s; NULL on allocation failure. */
@@ -154,48 +147,30 @@ static char *json_quote(const char *s)
 }
 
 /*
- * The report of one volume: the library's JSON object with where it came
- * from added in front: container, destination, source and, for fsgroup,
- * container_gid. NULL on allocation failure.
+ * What one volume's report says where it came from: the JSON members put
+ * in front of the library's (container, destination, source and, for
+ * fsgroup, container_gid) and the name its lines on stderr go by. 0 or
+ * -ENOMEM.
  */
-static char *volume_report(const struct vs_report *rep, const struct vs_job *job,
-                           const struct oci_state *st, const struct oci_volume *v)
+static int volume_subject(const struct oci_state *st, const struct oci_volume *v,
+                          char **ret_json_head, char **ret_name)
 {
-	char *lib = NULL, *id = json_quote(st->id), *dst = json_quote(v->destination);
-	char *src = json_quote(v->source), *out = NULL, gid[32] = "";
+	_cleanup_free_ char *id = json_quote(st->id), *dst = json_quote(v->destination);
+	_cleanup_free_ char *src = json_quote(v->source);
+	char gid[32] = "";
 
 	if (v->mode == VS_MODE_FSGROUP)
 		snprintf(gid, sizeof(gid), "\"container_gid\":%u,", v->container_gid);
-	if (id && dst && src && vs_report_json(rep, job, &lib) == 0 &&
-	    asprintf(&out, "{\"container\":%s,\"destination\":%s,\"source\":%s,%s%s", id, dst, src,
-	             gid, lib + 1) < 0)
-		out = NULL;
-	free(lib);
-	free(id);
-	free(dst);
-	free(src);
-	return out;
-}
-
-static void summary(const struct oci_state *st, const struct oci_volume *v,
-                    const struct vs_report *rep)
-{
-	const char *mode = vs_mode_name(v->mode);
-
-	if (rep->status >= VS_STATUS_BAD_INPUT)
-		log_error("oci-hook: container %s: %s (%s of '%s') could not start: %s", st->id,
-		          v->destination, mode, v->source,
-		          rep->message[0] ? rep->message : "unknown error");
-	else if (rep->skipped)
-		log_error("oci-hook: container %s: %s (%s of '%s'): skipped, its root already "
-		          "matches",
-		          st->id, v->destination, mode, v->source);
-	else
-		log_error("oci-hook: container %s: %s (%s of '%s'): %llu entries, %llu changed, "
-		          "%llu failed, %.3f s",
-		          st->id, v->destination, mode, v->source, (unsigned long long)rep->entries,
-		          (unsigned long long)rep->changed, (unsigned long long)rep->failed,
-		          rep->elapsed_s);
+	if (!id || !dst || !src ||
+	    asprintf(ret_json_head, "\"container\":%s,\"destination\":%s,\"source\":%s,%s", id, dst,
+	             src, gid) < 0)
+		return -ENOMEM;
+	if (asprintf(ret_name, "oci-hook: container %s: %s (%s of '%s')", st->id, v->destination,
+	             vs_mode_name(v->mode), v->source) < 0) {
+		free(*ret_json_head);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Writes DIR/<id>.json atomically (a temp file renamed into place): the
@@ -203,32 +178,28 @@ static void summary(const struct oci_state *st, const struct oci_volume *v,
 static int write_reports(const char *dir, const struct oci_state *st, int status,
                          char *const *volumes, size_t n)
 {
-	char *name = NULL, *tmp = NULL, *id = json_quote(st->id), *bundle = json_quote(st->bundle);
-	FILE *f = NULL;
-	int fd = -1, r = 0;
+	_cleanup_free_ char *name = NULL, *tmp = NULL;
+	_cleanup_free_ char *id = json_quote(st->id), *bundle = json_quote(st->bundle);
+	_cleanup_close_ int fd = -1;
+	FILE *f;
+	int r = 0;
 
 	/* a container ID names one file in dir, nothing else */
-	if (strchr(st->id, '/') || !strcmp(st->id, ".") || !strcmp(st->id, "..")) {
-		r = -EINVAL;
-		goto out;
-	}
+	if (strchr(st->id, '/') || !strcmp(st->id, ".") || !strcmp(st->id, ".."))
+		return -EINVAL;
 	if (!id || !bundle || asprintf(&name, "%s/%s.json", dir, st->id) < 0 ||
-	    asprintf(&tmp, "%s/.%s.json.XXXXXX", dir, st->id) < 0) {
-		r = -ENOMEM;
-		goto out;
-	}
+	    asprintf(&tmp, "%s/.%s.json.XXXXXX", dir, st->id) < 0)
+		return -ENOMEM;
 	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	f = fdopen(fd, "w");
 	if (!f) {
 		r = -errno;
-		close(fd);
 		unlink(tmp);
-		goto out;
+		return r;
 	}
+	fd = -1; /* f has it now */
 	fprintf(f, "{\"container\":%s,\"bundle\":%s,\"status\":%d,\"volumes\":[", id, bundle,
 	        status);
 	for (size_t i = 0; i < n; i++)
@@ -243,11 +214,6 @@ static int write_reports(const char *dir, const struct oci_state *st, int status
 	}
 	if (fclose(f) != 0 && r == 0)
 		r = -EIO;
-out:
-	free(name);
-	free(tmp);
-	free(id);
-	free(bundle);
 	return r;
 }
 
@@ -271,14 +237,11 @@ static int fd_path(int fd, char **ret)
  * (nothing can be under it then). */
 static char *resolve_dir(const char *path)
 {
+	_cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	char *real = NULL;
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0 || fd_path(fd, &real) < 0)
 		return NULL;
-	if (fd_path(fd, &real) < 0)
-		real = NULL;
-	close(fd);
 	return real;
 }
 
@@ -364,21 +327,28 @@ static int run_plan(struct hook *h)
 	if (!h->reports)
 		return refuse(h, EXIT_NO_START, "out of memory");
 	for (size_t i = 0; i < p->n_volumes; i++) {
+		_cleanup_free_ char *head = NULL, *name = NULL;
 		struct vs_report rep;
 		struct vs_job job;
-		char *line;
+		char *line = NULL;
 
+		if (volume_subject(&h->st, &p->volumes[i], &head, &name) < 0)
+			return refuse(h, EXIT_NO_START, "out of memory");
 		oci_plan_job(p, i, &job);
 		job.jobs = h->opts.jobs;
 		job.engine = h->opts.engine;
 		vs_run_at(h->fds[i], &job, &rep);
-		line = volume_report(&rep, &job, &h->st, &p->volumes[i]);
-		if (line) {
-			printf("%s\n", line);
+		/* JSON on stdout for the runtime's log, a line on stderr for
+		 * whoever reads the runtime's error (--quiet: only when the
+		 * volume did not finish cleanly) */
+		cli_print_report(
+		    &rep, &(struct cli_subject){.job = &job, .name = name, .json_head = head},
+		    &(struct cli_common){.json = true,
+		                         .summary_with_json = true,
+		                         .quiet = h->quiet && rep.status == VS_STATUS_OK},
+		    &line);
+		if (line)
 			h->reports[h->n_reports++] = line;
-		}
-		if (!h->quiet || rep.status != VS_STATUS_OK)
-			summary(&h->st, &p->volumes[i], &rep);
 		if (cli_exit_status(&rep) > status)
 			status = cli_exit_status(&rep);
 		vs_report_free(&rep);
@@ -469,6 +439,37 @@ static int hook_main(struct hook *h)
 	return run_plan(h);
 }
 
+/* The paths the options name, until they are resolved into the policy. */
+struct hook_paths {
+	struct hook *h;
+	const char *kubelet_root, *storage_root;
+	const char *allow[OCI_ALLOW_MAX];
+	size_t n_allow;
+};
+
+static int option(const struct option *o, const char *arg, void *userdata)
+{
+	struct hook_paths *hp = userdata;
+
+	if (arg[0] != '/')
+		return usage_error("oci-hook: --%s '%s' is not an absolute path", o->name, arg);
+	switch (o->val) {
+	case OPT_REPORT_DIR:
+		hp->h->report_dir = arg;
+		return 0;
+	case OPT_KUBELET_ROOT:
+		hp->kubelet_root = arg;
+		return 0;
+	case OPT_STORAGE_ROOT:
+		hp->storage_root = arg;
+		return 0;
+	}
+	if (hp->n_allow == OCI_ALLOW_MAX)
+		return usage_error("oci-hook: more than %d --allow-source", OCI_ALLOW_MAX);
+	hp->allow[hp->n_allow++] = arg;
+	return 0;
+}
+
 int cmd_oci_hook(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -476,67 +477,33 @@ int cmd_oci_hook(int argc, char **argv)
 	    {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
 	    {"kubelet-root", required_argument, NULL, OPT_KUBELET_ROOT},
 	    {"storage-root", required_argument, NULL, OPT_STORAGE_ROOT},
-	    {"jobs", required_argument, NULL, OPT_JOBS},
-	    {"engine", required_argument, NULL, OPT_ENGINE},
-	    {"quiet", no_argument, NULL, OPT_QUIET},
-	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *kubelet_root = DEFAULT_KUBELET_ROOT, *storage_root = DEFAULT_STORAGE_ROOT;
-	const char *allow[OCI_ALLOW_MAX];
-	struct cli_common common = {0};
+	static const struct cli_syntax syntax = {
+	    .name = "oci-hook",
+	    .options = options,
+	    .shared = CLI_OPTS_RUN,
+	    .n_operands = 0,
+	    .operands = "no arguments: the state comes on stdin",
+	    .help = help,
+	    .option = option,
+	};
 	struct hook h = {0};
-	size_t n_allow = 0;
-	int c, status;
+	struct hook_paths hp = {
+	    .h = &h, .kubelet_root = DEFAULT_KUBELET_ROOT, .storage_root = DEFAULT_STORAGE_ROOT};
+	struct cli_args args = {.job = &h.opts};
+	int status;
 
 	vs_job_init(&h.opts, VS_MODE_SHIFT);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(oci_help, stdout);
-			return EXIT_DONE;
-		case OPT_REPORT_DIR:
-			if (optarg[0] != '/')
-				return usage_error(
-				    "oci-hook: --report-dir '%s' is not an absolute path", optarg);
-			h.report_dir = optarg;
-			break;
-		case OPT_KUBELET_ROOT:
-		case OPT_STORAGE_ROOT:
-		case OPT_ALLOW_SOURCE:
-			if (optarg[0] != '/')
-				return usage_error("oci-hook: %s '%s' is not an absolute path",
-				                   argv[optind - 1], optarg);
-			if (c == OPT_KUBELET_ROOT)
-				kubelet_root = optarg;
-			else if (c == OPT_STORAGE_ROOT)
-				storage_root = optarg;
-			else if (n_allow == OCI_ALLOW_MAX)
-				return usage_error("oci-hook: more than %d --allow-source",
-				                   OCI_ALLOW_MAX);
-			else
-				allow[n_allow++] = optarg;
-			break;
-		case OPT_JOBS:
-		case OPT_ENGINE:
-		case OPT_QUIET:
-			if (cli_common_opt(c, optarg, &h.opts, &common) != 0)
-				return EXIT_BAD_INPUT;
-			break;
-		default:
-			return cli_getopt_error(c, argv, "oci-hook");
-		}
-	}
-	if (optind < argc)
-		return usage_error("oci-hook: unexpected argument '%s' (the state comes on stdin)",
-		                   argv[optind]);
-	h.quiet = common.quiet;
+	status = cli_parse(argc, argv, &syntax, &args, &hp);
+	if (status <= 0)
+		return -status;
+	h.quiet = args.common.quiet;
 	/* the policy's own paths are resolved as sources are */
-	h.pol.kubelet_root = resolve_dir(kubelet_root);
-	h.pol.storage_root = resolve_dir(storage_root);
-	for (size_t i = 0; i < n_allow; i++) {
-		char *real = resolve_dir(allow[i]);
+	h.pol.kubelet_root = resolve_dir(hp.kubelet_root);
+	h.pol.storage_root = resolve_dir(hp.storage_root);
+	for (size_t i = 0; i < hp.n_allow; i++) {
+		char *real = resolve_dir(hp.allow[i]);
 
 		if (real)
 			h.pol.allow[h.pol.n_allow++] = real;

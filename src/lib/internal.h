@@ -368,6 +368,13 @@ bool vs_fs_is_slow(unsigned long f_type);
 /* "ext4", "nfs", ... or "0x1234abcd" for one the table does not know. */
 void vs_fs_name(unsigned long f_type, char *buf, size_t size);
 
+/* --------------------------------------------------------- estimate.c */
+
+/* For progress: about how many entries a walk from the directory fd will
+ * meet, when the statfs of its filesystem says so cheaply (fd is that
+ * filesystem's root); 0 when unknown. */
+uint64_t vs_walk_estimate(int fd);
+
 /* ----------------------------------------------------------- helpers */
 
 /* *at flags for an entry addressed as (dirfd, name): name "" is dirfd itself. */

@@ -244,8 +244,11 @@ int vs_report_json(const struct vs_report *r, const struct vs_job *job, char **r
 		sb_json_str(&b, r->message);
 	}
 	if (r->shards > 1)
-		sb_printf(&b, ",\"shard\":%u,\"shards\":%u,\"shards_done\":%u,\"finished_root\":%s",
-		          r->shard, r->shards, r->shards_done, r->finished_root ? "true" : "false");
+		sb_printf(&b,
+		          ",\"shard\":%u,\"shards\":%u,\"shards_done\":%u,\"planned\":%s,"
+		          "\"finished_root\":%s",
+		          r->shard, r->shards, r->shards_done, r->planned ? "true" : "false",
+		          r->finished_root ? "true" : "false");
 	/* why a mount fell back to a walk: not there when it did not */
 	if (r->target && r->method && !strcmp(r->method, "walk") && r->fstype[0]) {
 		sb_printf(&b, ",\"probe_errno\":%d,\"fstype\":", r->probe_errno);

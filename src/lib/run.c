@@ -210,6 +210,8 @@ static void sum_counters(const struct vs_ctx *ctx, struct vs_counters *t)
 
 struct tick_state {
 	double start;
+	bool estimated;          /* total_estimate was looked up */
+	uint64_t total_estimate; /* vs_progress.total_estimate */
 };
 
 static void tick(struct vs_ctx *ctx, void *userdata)
@@ -218,8 +220,15 @@ static void tick(struct vs_ctx *ctx, void *userdata)
 	struct vs_counters t;
 	struct vs_progress p;
 
+	/* at the first tick, not before: a run too short for progress never
+	 * pays for reading mountinfo */
+	if (!ts->estimated) {
+		ts->total_estimate = vs_walk_estimate(ctx->root_fd);
+		ts->estimated = true;
+	}
 	sum_counters(ctx, &t);
-	p = (struct vs_progress){t.entries, t.changed, t.failed, now_s() - ts->start};
+	p = (struct vs_progress){t.entries, t.changed, t.failed, now_s() - ts->start,
+	                         ts->total_estimate};
 	ctx->job->progress(&p, ctx->job->progress_userdata);
 }
 

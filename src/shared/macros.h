@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Cleanup helpers and small utilities shared by the library and the CLI. */
+/*
+ * Cleanup helpers and small utilities shared by the library and the CLI.
+ * Header-only and static inline: nothing here is exported from libvolshift.
+ */
 #pragma once
 
 #include <errno.h>
@@ -29,6 +32,14 @@ static inline void vs_closep(int *fd)
 		int _fd = (fd);                                                                    \
 		(fd) = -1;                                                                         \
 		_fd;                                                                               \
+	})
+
+/* The same for a pointer: returns it and leaves NULL behind. */
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _p = (p);                                                            \
+		(p) = NULL;                                                                        \
+		_p;                                                                                \
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
