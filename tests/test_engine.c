@@ -12,9 +12,10 @@
  * test dies): vs_uring_probe() fails, `--engine=uring` exits 3 and changes
  * nothing, `--engine=auto` falls back to sync and says so in its report.
  *
- * The io_uring_disabled tests change a machine-wide setting: ctest must run
- * this program under a RESOURCE_LOCK (io_uring) with any other test that
- * needs io_uring.
+ * The io_uring_disabled tests change a machine-wide setting: CMakeLists.txt
+ * marks this program RUN_SERIAL, so that no other test of the same ctest run
+ * (which may need io_uring) runs while it does. That does not reach other
+ * ctest runs on the machine: run it only briefly and rarely there.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
