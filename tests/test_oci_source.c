@@ -6,7 +6,8 @@
  * named volumes and --allow-source directories; never system directories,
  * another pod's volumes, kubelet's own directories or hostPath sources the
  * admin did not allow. The hook's resolution of sources (symlinks, "..")
- * and the end-to-end refusals are tested with runc (test_runc.c).
+ * and the end-to-end refusals are tested with runc (test_runc.c) and podman
+ * (test_podman.c).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
