@@ -6,6 +6,9 @@
  * on ramfs the default falls back to the on-disk shift and a plain bind, and
  * --fallback=fail refuses; namespaces come from --map, --userns and
  * --from-pid; bad input changes nothing; --read-only and --recursive.
+ * vs_idmap_supported() gives the kernel's answer (a raw open_tree +
+ * mount_setattr) on ext4, tmpfs and ramfs, and a test skips because the
+ * probe says "unsupported" only when the raw syscalls say so too.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kernel.h"
 #include "testutil.h"
 #include "volshift.h"
 
@@ -204,12 +208,32 @@ Test(mount, idmapped_on_ext4, .fini = teardown)
 	idmapped_case();
 }
 
+/*
+ * Skips when the library's probe says path cannot be idmapped and the
+ * kernel, asked with raw syscalls, agrees; fails when they disagree (a
+ * probe that refuses what the kernel does would skip these tests forever).
+ */
+static void idmap_or_skip(const char *path, const char *what)
+{
+	char why[256];
+	int e = 0, r = vs_idmap_supported(path, -1, &e), k;
+
+	cr_assert_geq(r, 0, "vs_idmap_supported(%s): %s", path, strerror(-r));
+	k = kp_idmap(path, -1, why, sizeof(why));
+	if (r == 1) {
+		cr_assert_eq(k, 0, "vs_idmap_supported says yes on %s, the kernel: %s", what, why);
+		return;
+	}
+	cr_assert_neq(k, 0, "vs_idmap_supported says %s cannot be idmapped (%s), the kernel: %s",
+	              what, strerror(e), why);
+	cr_skip_test("this kernel cannot idmap %s: vs_idmap_supported: %s; the kernel agrees: %s",
+	             what, strerror(e), why);
+}
+
 Test(mount, idmapped_on_tmpfs, .fini = teardown)
 {
 	setup_on("tmpfs");
-	int e = 0;
-	if (vs_idmap_supported(src, -1, &e) == 0)
-		cr_skip_test("this kernel cannot idmap tmpfs (%s)", strerror(e));
+	idmap_or_skip(src, "tmpfs");
 	idmapped_case();
 }
 
@@ -488,8 +512,7 @@ Test(mount, recursive_takes_submounts_idmapped, .fini = teardown)
 
 	setup_on("ext4");
 	submount("tmpfs");
-	if (vs_idmap_supported(tu_path(src, "sub"), -1, NULL) != 1)
-		cr_skip_test("this kernel cannot idmap tmpfs");
+	idmap_or_skip(tu_path(src, "sub"), "tmpfs");
 
 	/* without --recursive the submount is left behind */
 	st = MOUNT(&out, &err, "--map", MAP);
@@ -598,6 +621,49 @@ Test(probe, idmap_supported, .fini = teardown)
 	cr_assert_eq(e, EINVAL);
 	/* the probe left nothing mounted */
 	cr_assert_not(is_mountpoint(tgt));
+}
+
+/* The probe's answer is the kernel's: the same yes or no, and the same
+ * errno, as a raw open_tree + mount_setattr(MOUNT_ATTR_IDMAP), on each
+ * filesystem the tests use. */
+static void probe_agrees(const char *type)
+{
+	char why[256];
+	int e = -1, r, k;
+
+	setup_on(type);
+	r = vs_idmap_supported(src, -1, &e);
+	k = kp_idmap(src, -1, why, sizeof(why));
+	cr_assert_geq(r, 0, "vs_idmap_supported: %s", strerror(-r));
+	cr_assert_eq(r, k == 0, "%s: vs_idmap_supported %d (%s), the kernel: %s", type, r,
+	             strerror(e), why);
+	cr_assert_eq(e, k, "%s: the probe's errno %d (%s), the kernel's %d: %s", type, e,
+	             strerror(e), k, why);
+	/* and with a namespace of the caller's */
+	int ns = kp_userns_fd(NS_BASE, 65536);
+
+	cr_assert_geq(ns, 0, "a user namespace: %s", strerror(-ns));
+	r = vs_idmap_supported(src, ns, &e);
+	k = kp_idmap(src, ns, why, sizeof(why));
+	close(ns);
+	cr_assert_eq(r, k == 0, "%s: vs_idmap_supported %d (%s), the kernel: %s", type, r,
+	             strerror(e), why);
+	cr_assert_eq(e, k, "%s: errno %d vs the kernel's %d", type, e, k);
+}
+
+Test(probe, agrees_with_the_kernel_on_ext4, .fini = teardown)
+{
+	probe_agrees("ext4");
+}
+
+Test(probe, agrees_with_the_kernel_on_tmpfs, .fini = teardown)
+{
+	probe_agrees("tmpfs");
+}
+
+Test(probe, agrees_with_the_kernel_on_ramfs, .fini = teardown)
+{
+	probe_agrees("ramfs");
 }
 
 Test(api, vs_mount_reports, .fini = teardown)

@@ -35,8 +35,9 @@ bool tu_private_mounts(void);
 
 bool tu_is_root(void);
 
-/* Count of lines in s that contain needle (for JSON / message checks). */
+/* Whether s (may be NULL) contains needle (for JSON / message checks). */
 bool tu_contains(const char *s, const char *needle);
 
-/* Reads a uint64 field "key": N from a flat JSON object; -1 if missing. */
+/* Reads a number field "key": N of a flat JSON object (true/false read as
+ * 1/0); -1 if missing. */
 long long tu_json_num(const char *json, const char *key);
