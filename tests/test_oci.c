@@ -542,3 +542,32 @@ Test(oci_plan, bad_pod_uid_refused)
 	             -EINVAL);
 	cr_assert(strstr(err, "recorded twice"), "%s", err);
 }
+
+Test(oci_plan, sandbox_container_has_nothing_to_do)
+{
+	struct oci_plan p;
+
+	/* containerd runs a base_runtime_spec's hooks for the pause container
+	 * too, with the pod's annotations: it has no /data, and must start */
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/nope\"}",
+	                  "{\"io.kubernetes.cri.container-type\":\"sandbox\"}", MAPS, &p),
+	             0, "%s", err);
+	cr_assert_eq(p.n_volumes, 0);
+	oci_plan_free(&p);
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/nope\",\"io.kubernetes.cri-o.ContainerType\":"
+	                  "\"sandbox\"}",
+	                  NULL, MAPS, &p),
+	             0, "%s", err);
+	cr_assert_eq(p.n_volumes, 0);
+	oci_plan_free(&p);
+	/* a typo still stops it: the pod will not run with it anyway */
+	plan_fails("{\"io.volshift.shfit\":\"/data\",\"io.kubernetes.cri.container-type\":"
+	           "\"sandbox\"}",
+	           MAPS, "unknown annotation");
+	/* an app container is planned as ever */
+	cr_assert_eq(plan("{\"io.volshift.shift\":\"/data\"}",
+	                  "{\"io.kubernetes.cri.container-type\":\"container\"}", MAPS, &p),
+	             0, "%s", err);
+	cr_assert_eq(p.n_volumes, 1);
+	oci_plan_free(&p);
+}

@@ -402,3 +402,30 @@ Test(state, one_run_per_tree_at_a_time)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_shifted(vol);
 }
+
+/* Writing security.capability back takes CAP_SETFCAP, which a container
+ * profile may not grant: the file is then left as it is, not chowned. */
+Test(state, no_setfcap_never_loses_a_capability)
+{
+	const char *vol;
+	uint8_t cap[32];
+	struct stat st;
+	int r;
+
+	need_root();
+	if (tu_sh("command -v capsh >/dev/null") != 0)
+		cr_skip_test("capsh (libcap2-bin) is not installed");
+	vol = strdup(tu_path(top, "vol"));
+	make_volume(vol, 0);
+	cr_assert_eq(tu_sh("setcap cap_net_raw+ep '%s/d/b'", vol), 0);
+	r = tu_sh("capsh --drop=cap_setfcap -- -c \"'%s' shift --map " MAP " --json '%s'\" "
+	          "> '%s/out.json'",
+	          VS_BIN, vol, top);
+	cr_assert_eq(r, 1, "the capability file fails, the run goes on");
+	cr_assert_eq(getxattr(tu_path(vol, "d/b"), "security.capability", cap, sizeof(cap)), 20,
+	             "the v2 capability is still there");
+	st = st_of(vol, "d/b");
+	cr_assert_eq(st.st_uid, 1000, "not chowned: the chown would have dropped it");
+	st = st_of(vol, "d/suid");
+	cr_assert_eq(st.st_uid, BASE, "the rest is done");
+}

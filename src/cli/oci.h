@@ -91,7 +91,8 @@ extern const char *const oci_pod_uid_keys[];
  * looked up in the state first, then in config.json (runtimes copy them from
  * config.json into the state, but not all do). Lists of destinations are
  * separated by ',' or ':' (podman splits --annotation values on commas).
- * Returns 0 (a plan with no volumes when no volshift annotation is present),
+ * Returns 0 (a plan with no volumes when no volshift annotation is present,
+ * or for the pod's sandbox container, which mounts no volume),
  * -EINVAL with a reason in err for anything malformed: bad JSON, bad
  * mappings, an unknown io.volshift.* annotation, a bad policy or GID, a
  * destination that is not a bind mount of config.json, a destination named

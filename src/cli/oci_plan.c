@@ -115,6 +115,23 @@ static int check_unknown(json_t *ann, const char *where, char *err, size_t errsz
 	return 0;
 }
 
+/* containerd's and CRI-O's own record of the container's kind. */
+static bool is_sandbox(const struct oci_state *st, json_t *config_ann)
+{
+	static const char *const keys[] = {"io.kubernetes.cri.container-type",
+	                                   "io.kubernetes.cri-o.ContainerType"};
+	json_t *const where[] = {config_ann, st->annotations};
+
+	for (size_t w = 0; w < 2; w++)
+		for (size_t k = 0; where[w] && k < 2; k++) {
+			const char *v = json_string_value(json_object_get(where[w], keys[k]));
+
+			if (v && !strcmp(v, "sandbox"))
+				return true;
+		}
+	return false;
+}
+
 /*
  * The pod's UID, as the runtime recorded it under one of oci_pod_uid_keys,
  * in config.json or the state. Several records must agree; a value not
@@ -496,6 +513,13 @@ int oci_plan_build(const struct oci_state *st, const char *config_text, struct o
 	if ((r = check_unknown(st->annotations, "state", err, errsz)) < 0 ||
 	    (r = check_unknown(config_ann, "config.json", err, errsz)) < 0)
 		goto out;
+	/* The pod's sandbox (pause) container carries the pod's annotations
+	 * too (containerd runs a base_runtime_spec's hooks for it) but mounts
+	 * no volume: nothing to do, and no reason to stop the pod. */
+	if (is_sandbox(st, config_ann)) {
+		r = 0;
+		goto out;
+	}
 	if ((r = pod_uid(st, config_ann, &p.pod_uid, err, errsz)) < 0 ||
 	    (r = annotation(st, config_ann, OCI_ANN_SHIFT, &shift, err, errsz)) < 0 ||
 	    (r = annotation(st, config_ann, OCI_ANN_FSGROUP, &fsgroup, err, errsz)) < 0 ||

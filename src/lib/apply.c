@@ -113,6 +113,12 @@ void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const cha
 		return;
 	}
 
+	/* a capability the chown drops could not be written back (no
+	 * CAP_SETFCAP): leave the file as it is rather than lose it */
+	if (p.chown && xs.have_cap && !ctx->can_setfcap) {
+		r = -EPERM;
+		goto fail;
+	}
 	/* what the chown is about to drop goes to the journal first; without
 	 * its note, no chown (a kill in between would lose it for good) */
 	if (p.chown && S_ISREG(ino.mode) && !journaled &&

@@ -74,6 +74,7 @@ static int ring_setup(struct io_uring *ring, unsigned entries, unsigned *ret_fla
 {
 	int r = -EINVAL;
 
+	*ret_flags = 0;
 	for (unsigned i = 0; i < ARRAY_SIZE(uring_flag_sets); i++) {
 		struct io_uring_params p = {.flags = uring_flag_sets[i]};
 

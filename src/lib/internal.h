@@ -154,6 +154,7 @@ struct vs_ctx {
 	bool have_mnt_id;
 	unsigned long root_fs_type; /* statfs f_type of the root's filesystem */
 	bool xattrs;                /* !job->no_xattrs */
+	bool can_setfcap;           /* may write security.capability back */
 
 	/* What this run learnt the kernel lacks, so that it asks once (per
 	 * run: the library keeps no process-wide state). */

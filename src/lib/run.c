@@ -35,16 +35,18 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Changing other users' files and keeping setgid on them takes these. */
-static bool have_caps(void)
+/* What changing others' files and keeping their setgid bits takes; and what
+ * writing a file capability back after a chown takes. */
+static const int need_caps[] = {CAP_CHOWN, CAP_FOWNER, CAP_FSETID}, setfcap = CAP_SETFCAP;
+
+static bool have_caps(const int *need, size_t n)
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2];
-	const int need[] = {CAP_CHOWN, CAP_FOWNER, CAP_FSETID};
 
 	if (syscall(SYS_capget, &h, d) < 0)
 		return geteuid() == 0;
-	for (size_t i = 0; i < ARRAY_SIZE(need); i++)
+	for (size_t i = 0; i < n; i++)
 		if (!(d[need[i] / 32].effective & (1u << (need[i] % 32))))
 			return false;
 	return true;
@@ -283,12 +285,13 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
 		pthread_mutex_init(&ctx.ino_locks[i], NULL);
 	ctx.xattrs = !job->no_xattrs;
+	ctx.can_setfcap = have_caps(&setfcap, 1);
 	vs_state_init(&ctx.state);
 
 	e = vs_job_validate(job, r);
 	if (e < 0)
 		goto out;
-	if (!job->dry_run && !have_caps()) {
+	if (!job->dry_run && !have_caps(need_caps, ARRAY_SIZE(need_caps))) {
 		e = vs_fail(r, VS_STATUS_BAD_INPUT, -EPERM,
 		            "changing ownership needs root (CAP_CHOWN, CAP_FOWNER, CAP_FSETID)");
 		goto out;
