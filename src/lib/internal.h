@@ -180,6 +180,9 @@ void vs_apply_at(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const cha
 /* ---------------------------------------------------------- journal.c */
 
 int vs_journal_load(struct vs_ctx *ctx);
+/* One note as stored on the root: its xattr name and value. 0 with *ret
+ * filled, or -EINVAL when it is not a well-formed note. Pure (the fuzzer's). */
+int vs_journal_decode(const char *name, const void *value, size_t size, struct vs_journal_ent *ret);
 bool vs_journal_lookup(struct vs_ctx *ctx, const struct statx *stx, uint32_t *mode,
                        struct vs_xattr_state *xs);
 int vs_journal_add(struct vs_ctx *ctx, const struct statx *stx, uint32_t mode,

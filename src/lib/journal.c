@@ -44,6 +44,30 @@ static uint64_t stx_dev(const struct statx *stx)
 	return makedev(stx->stx_dev_major, stx->stx_dev_minor);
 }
 
+int vs_journal_decode(const char *name, const void *value, size_t size, struct vs_journal_ent *ret)
+{
+	struct journal_value v;
+	uint64_t dev, ino;
+
+	if (strncmp(name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) ||
+	    sscanf(name + strlen(JOURNAL_PREFIX), "%" SCNx64 ".%" SCNx64, &dev, &ino) != 2)
+		return -EINVAL;
+	if (size != sizeof(v))
+		return -EINVAL;
+	memcpy(&v, value, sizeof(v));
+	if (v.magic != JOURNAL_MAGIC || v.cap_len > sizeof(v.cap))
+		return -EINVAL;
+	*ret = (struct vs_journal_ent){.dev = dev,
+	                               .ino = ino,
+	                               .mtime_sec = v.mtime_sec,
+	                               .mtime_nsec = v.mtime_nsec,
+	                               .mode = v.mode};
+	ret->xs.have_cap = v.cap_len > 0;
+	ret->xs.cap_len = v.cap_len;
+	memcpy(ret->xs.cap, v.cap, v.cap_len);
+	return 0;
+}
+
 int vs_journal_load(struct vs_ctx *ctx)
 {
 	_cleanup_free_ char *names = NULL;
@@ -58,29 +82,20 @@ int vs_journal_load(struct vs_ctx *ctx)
 	if (len <= 0)
 		return 0;
 	for (char *n = names; n < names + len; n += strlen(n) + 1) {
-		struct vs_journal_ent *e, *grown;
+		struct vs_journal_ent e, *grown;
 		struct journal_value v;
-		uint64_t dev, ino;
+		ssize_t size;
 
-		if (strncmp(n, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) ||
-		    sscanf(n + strlen(JOURNAL_PREFIX), "%" SCNx64 ".%" SCNx64, &dev, &ino) != 2)
+		if (strncmp(n, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)))
 			continue;
-		if (fgetxattr(ctx->root_fd, n, &v, sizeof(v)) != (ssize_t)sizeof(v) ||
-		    v.magic != JOURNAL_MAGIC || v.cap_len > sizeof(v.cap))
+		size = fgetxattr(ctx->root_fd, n, &v, sizeof(v));
+		if (size < 0 || vs_journal_decode(n, &v, (size_t)size, &e) < 0)
 			continue;
 		grown = realloc(ctx->journal, (ctx->journal_n + 1) * sizeof(*grown));
 		if (!grown)
 			return -ENOMEM;
 		ctx->journal = grown;
-		e = &ctx->journal[ctx->journal_n++];
-		*e = (struct vs_journal_ent){.dev = dev,
-		                             .ino = ino,
-		                             .mtime_sec = v.mtime_sec,
-		                             .mtime_nsec = v.mtime_nsec,
-		                             .mode = v.mode};
-		e->xs.have_cap = v.cap_len > 0;
-		e->xs.cap_len = v.cap_len;
-		memcpy(e->xs.cap, v.cap, v.cap_len);
+		ctx->journal[ctx->journal_n++] = e;
 	}
 	return 0;
 }
