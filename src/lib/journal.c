@@ -48,9 +48,17 @@ int vs_journal_decode(const char *name, const void *value, size_t size, struct v
 {
 	struct journal_value v;
 	uint64_t dev, ino;
+	char key[96];
 
 	if (strncmp(name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) ||
 	    sscanf(name + strlen(JOURNAL_PREFIX), "%" SCNx64 ".%" SCNx64, &dev, &ino) != 2)
+		return -EINVAL;
+	/* only the name vs_journal_add writes: sscanf also takes "0x1f", "1F",
+	 * "01", "+1" and "1.2junk", and a note is removed by the name made from
+	 * its dev and ino, so one spelt otherwise would never be removed and
+	 * every later run would apply it again */
+	journal_key(key, sizeof(key), dev, ino);
+	if (strcmp(key, name))
 		return -EINVAL;
 	if (size != sizeof(v))
 		return -EINVAL;
