@@ -520,3 +520,25 @@ Test(oci_source, allow_list_on_component_boundaries)
 	cr_assert_eq(oci_source_allowed("/srv/x", root, 1, err, sizeof(err)), 0);
 	cr_assert_eq(oci_source_allowed("/etc", root, 1, err, sizeof(err)), -EPERM);
 }
+
+/* found by tests/fuzz/fuzz_oci_path: the checks compared strings, so other
+ * spellings of '/', a system directory or /proc passed */
+Test(oci_source, other_spellings_refused)
+{
+	static const char *const refused[] = {
+	    "//",      "//etc",        "/etc/",      "/./proc/1",   "/srv/../proc",
+	    "/a//../", "/usr/./local", "/srv/vol/.", "/srv/vol/..", "/srv//vol",
+	};
+	char *allow[] = {"/srv/volumes"};
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		err[0] = '\0';
+		cr_assert_eq(oci_source_allowed(refused[i], NULL, 0, err, sizeof(err)), -EPERM,
+		             "%s", refused[i]);
+		cr_assert(strstr(err, refused[i]), "reason '%s' names the path", err);
+	}
+	cr_assert_eq(oci_source_allowed("/srv/volumes/../../etc", allow, 1, err, sizeof(err)),
+	             -EPERM);
+	cr_assert_eq(oci_source_allowed("/srv/volumes/a/..b", allow, 1, err, sizeof(err)), 0, "%s",
+	             err);
+}

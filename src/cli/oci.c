@@ -728,10 +728,20 @@ int oci_source_allowed(const char *source, char *const *allow, size_t n_allow, c
 	    "/usr/lib64", "/usr/local", "/usr/sbin", "/usr/share", "/var/lib", "/var/log",
 	};
 	static const char *const pseudo[] = {"/proc", "/sys", "/dev"};
+	char *clean = NULL;
+	bool canonical;
 
 	if (!source || source[0] != '/')
 		return fail(err, errsz, "source '%s' is not an absolute path",
 		            source ? source : "");
+	/* realpath's form only: "//etc", "/etc/", "/./proc" or "/srv/../proc"
+	 * name what the checks below refuse without matching their strings */
+	canonical = oci_clean_path(source, &clean) == 0 && !strcmp(clean, source);
+	free(clean);
+	if (!canonical) {
+		fail(err, errsz, "source '%s' is not a canonical path; not changing it", source);
+		return -EPERM;
+	}
 	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
 		if (!strcmp(source, system_dirs[i])) {
 			fail(err, errsz, "source '%s' is a system directory; not changing it",

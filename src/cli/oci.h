@@ -93,11 +93,12 @@ int oci_clean_path(const char *in, char **ret);
 
 /*
  * Whether the hook may change the tree at source (an absolute path with no
- * symlinks, as realpath(3) gives): never "/", a top-level system directory
+ * symlinks, as realpath(3) gives; any other spelling, with "//", "." or ".."
+ * or a trailing slash, is refused): never "/", a top-level system directory
  * (/etc, /usr, /var, ...) or anything under /proc, /sys or /dev; and, when
  * n_allow > 0, only at or under one of allow[] (whole components). Annotations
- * may come from users who must not reach other host paths. Returns 0 or
- * -EPERM with a reason in err.
+ * may come from users who must not reach other host paths. Returns 0, or
+ * -EPERM (-EINVAL for a relative path) with a reason in err.
  */
 int oci_source_allowed(const char *source, char *const *allow, size_t n_allow, char *err,
                        size_t errsz);
