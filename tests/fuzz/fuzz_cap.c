@@ -47,7 +47,9 @@ static uint8_t *build(struct fuzz_in *in, size_t *ret_len)
 	static const size_t sizes[] = {VS_CAP_SZ_1, VS_CAP_SZ_2, VS_CAP_SZ_3};
 	uint8_t sel = fuzz_u8(in), lsel = fuzz_u8(in);
 	uint32_t rev = sel < 0xf0 ? revs[sel % 3] : fuzz_u32(in) & VS_CAP_REVISION_MASK;
-	size_t len = lsel < 0xc0 ? sizes[sel % 3] : lsel < 0xe0 ? sizes[lsel % 3] : lsel - 0xe0;
+	size_t len = lsel < 0xc0   ? sizes[sel % 3]
+	             : lsel < 0xe0 ? sizes[lsel % 3]
+	                           : (size_t)(lsel - 0xe0);
 	uint8_t full[64] = {0}, *v;
 
 	if (lsel == 0xff)
