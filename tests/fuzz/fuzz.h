@@ -18,13 +18,19 @@
 
 #include "volshift.h"
 
+/* Where FUZZ_CHECK writes: stderr, unless a harness silences the stderr
+ * stream of the code under test (the CLI prints its usage errors there). */
+static FILE *fuzz_log;
+
 #define FUZZ_CHECK(cond, ...)                                                                      \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "property violated at %s:%d: %s\n  ", __FILE__, __LINE__,  \
+			FILE *f_ = fuzz_log ? fuzz_log : stderr;                                   \
+			fprintf(f_, "property violated at %s:%d: %s\n  ", __FILE__, __LINE__,      \
 			        #cond);                                                            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
+			fprintf(f_, __VA_ARGS__);                                                  \
+			fputc('\n', f_);                                                           \
+			fflush(f_);                                                                \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
