@@ -9,6 +9,7 @@
  * over the inode number.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,89 @@ Test(journal, note_for_a_reused_inode_is_not_applied)
 	cr_assert_eq(st.st_uid, 524288);
 	cr_assert_eq(st.st_mode & 07777, 0644, "a stranger's note must not make this setuid");
 	cr_assert_not(has_notes(root), "a finished run drops notes it could not use");
+	free(root);
+	free(file);
+}
+
+/* The name and value of the one note on root, as vs_journal_add wrote it. */
+static char *read_note(const char *root, uint8_t *value, size_t size, ssize_t *ret_len)
+{
+	char list[4096];
+	ssize_t n = listxattr(root, list, sizeof(list));
+
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+		if (!strncmp(list + i, "trusted.volshift.j.", 19)) {
+			*ret_len = getxattr(root, list + i, value, size);
+			cr_assert_gt(*ret_len, 0);
+			return strdup(list + i);
+		}
+	cr_assert_fail("no note on %s", root);
+	return NULL;
+}
+
+/* found by tests/fuzz/fuzz_journal: sscanf took other spellings of a name */
+Test(journal, decode_takes_only_the_names_it_writes)
+{
+	struct vs_journal_ent e;
+	char *root, *file, *name, other[128];
+	const char *dot;
+	uint8_t value[256];
+	ssize_t len;
+
+	if (!tu_is_root())
+		cr_skip_test("needs root for trusted.* xattrs");
+	root = strdup(tu_path(top, "vol"));
+	file = strdup(tu_path(root, "ping"));
+	tu_mkdir(root, 0, 0, 0755);
+	tu_mkfile(file, 0, 0, 04755);
+	note(root, file, 04755, false, 0);
+	name = read_note(root, value, sizeof(value), &len);
+	/* the state's key: the xattr's name less its "trusted.volshift." */
+	cr_assert_eq(vs_journal_decode(name + 17, value, (size_t)len, &e), 0, "%s", name);
+	cr_assert_eq(e.mode & 07777, 04755);
+
+	/* "trusted.volshift.j.DEV.INO" spelt otherwise */
+	dot = strchr(name + 19, '.');
+	snprintf(other, sizeof(other), "trusted.volshift.j.0x%s", name + 19);
+	cr_assert_eq(vs_journal_decode(other + 17, value, (size_t)len, &e), -EINVAL, "%s", other);
+	snprintf(other, sizeof(other), "trusted.volshift.j.0%s", name + 19);
+	cr_assert_eq(vs_journal_decode(other + 17, value, (size_t)len, &e), -EINVAL, "%s", other);
+	snprintf(other, sizeof(other), "trusted.volshift.j.+%s", name + 19);
+	cr_assert_eq(vs_journal_decode(other + 17, value, (size_t)len, &e), -EINVAL, "%s", other);
+	snprintf(other, sizeof(other), "%s.0", name);
+	cr_assert_eq(vs_journal_decode(other + 17, value, (size_t)len, &e), -EINVAL, "%s", other);
+	snprintf(other, sizeof(other), "%.*s.0x%s", (int)(dot - name), name, dot + 1);
+	cr_assert_eq(vs_journal_decode(other + 17, value, (size_t)len, &e), -EINVAL, "%s", other);
+	free(name);
+	free(root);
+	free(file);
+}
+
+Test(journal, note_spelt_otherwise_is_not_applied)
+{
+	char *root, *file, *name, other[128];
+	uint8_t value[256];
+	struct stat st;
+	ssize_t len;
+
+	if (!tu_is_root())
+		cr_skip_test("needs root for chown and trusted.* xattrs");
+	root = strdup(tu_path(top, "vol"));
+	file = strdup(tu_path(root, "plain"));
+	tu_mkdir(root, 0, 0, 0755);
+	tu_mkfile(file, 0, 0, 0644);
+	/* a note for this very file (same inode, same mtime), but under a name
+	 * no run writes, so no run removes it either */
+	note(root, file, 04755, false, 0);
+	name = read_note(root, value, sizeof(value), &len);
+	snprintf(other, sizeof(other), "trusted.volshift.j.0%s", name + 19);
+	cr_assert_eq(removexattr(root, name), 0);
+	cr_assert_eq(setxattr(root, other, value, (size_t)len, 0), 0);
+	cr_assert_eq(tu_volshift(NULL, NULL, "shift", "--map", "0:524288:65536", root, NULL), 0);
+	cr_assert_eq(lstat(file, &st), 0);
+	cr_assert_eq(st.st_uid, 524288);
+	cr_assert_eq(st.st_mode & 07777, 0644, "a note no run removes must not make this setuid");
+	free(name);
 	free(root);
 	free(file);
 }

@@ -156,3 +156,29 @@ Test(oci_source, pod_uid_shape)
 	cr_assert_not(
 	    oci_pod_uid_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"));
 }
+
+/* found by tests/fuzz/fuzz_oci_path: the checks compared strings, so other
+ * spellings of '/', a system directory or /proc passed */
+Test(oci_source, other_spellings_refused)
+{
+	static const char *const refused[] = {
+	    "//",
+	    "//etc",
+	    "/etc/",
+	    "/./proc/1",
+	    "/srv/../proc",
+	    "/a//../",
+	    "/usr/./local",
+	    "/srv/vol/.",
+	    "/srv/vol/..",
+	    "/srv//vol",
+	    KUBE "/pods/" POD "/volumes/a/b/",
+	};
+	struct oci_source_policy pol = defaults;
+
+	pol.allow[pol.n_allow++] = "/";
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		cr_assert_eq(allowed(&pol, refused[i], POD), -EPERM, "%s", refused[i]);
+		cr_assert(strstr(err, refused[i]), "reason '%s' names the path", err);
+	}
+}

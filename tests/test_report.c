@@ -55,3 +55,25 @@ Test(report, json_parses_with_odd_paths)
 	free(s);
 	vs_report_free(&r);
 }
+
+/* found by tests/fuzz/fuzz_report_json: a line of counters longer than the
+ * formatter's stack buffer was cut, and the report was not JSON any more */
+Test(report, largest_counters_still_json)
+{
+	struct vs_report r = {.status = VS_STATUS_CANNOT_START, .method = "walk"};
+	json_error_t jerr;
+	char *text;
+	json_t *o;
+
+	r.entries = r.changed = r.unmapped = r.failed = r.acls = r.caps = r.skipped_mounts =
+	    r.dirs_read = r.statx = r.statx_ring = (1ULL << 53) - 1; /* what JSON numbers hold */
+	r.jobs = UINT32_MAX;
+	r.elapsed_s = 4294967.295;
+	cr_assert_eq(vs_report_json(&r, NULL, &text), 0);
+	o = json_loads(text, 0, &jerr);
+	cr_assert_not_null(o, "%s: %s", jerr.text, text);
+	cr_assert_eq(json_integer_value(json_object_get(o, "jobs")), UINT32_MAX);
+	cr_assert_not_null(json_object_get(o, "statx_ring"));
+	json_decref(o);
+	free(text);
+}

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool oci_pod_uid_valid(const char *s)
@@ -153,12 +154,25 @@ int oci_source_allowed(const struct oci_source_policy *pol, const char *source, 
 	    "/usr/lib64", "/usr/local", "/usr/sbin", "/usr/share", "/var/lib", "/var/log",
 	};
 	static const char *const pseudo[] = {"/proc", "/sys", "/dev"};
+	char *clean = NULL;
 	int r;
 
 	if (!source || source[0] != '/') {
 		oci_fail(err, errsz, "source '%s' is not an absolute path", source ? source : "");
 		return -EPERM;
 	}
+	/* the rules below compare strings: only the resolved spelling (no
+	 * "//", ".", ".." or trailing '/') may reach them */
+	r = oci_clean_path(source, &clean);
+	if (r == -ENOMEM)
+		return oci_fail(err, errsz, "out of memory"), -ENOMEM;
+	if (r < 0 || strcmp(clean, source)) {
+		free(clean);
+		oci_fail(err, errsz, "source '%s' is not in resolved form; not changing it",
+		         source);
+		return -EPERM;
+	}
+	free(clean);
 	/* whatever the allow list says */
 	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
 		if (!strcmp(source, system_dirs[i])) {

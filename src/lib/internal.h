@@ -337,6 +337,9 @@ void vs_root_finish(struct vs_ctx *ctx, struct vs_counters *c, const struct stat
 /* A note as stored under key: 0 with ret filled, -EINVAL when it is not one. */
 int vs_journal_decode(const char *key, const void *val, size_t len, struct vs_journal_ent *ret);
 int vs_journal_load(struct vs_ctx *ctx);
+/* One note as stored on the root: its xattr name and value. 0 with *ret
+ * filled, or -EINVAL when it is not a well-formed note. Pure (the fuzzer's). */
+int vs_journal_decode(const char *name, const void *value, size_t size, struct vs_journal_ent *ret);
 bool vs_journal_lookup(struct vs_ctx *ctx, const struct statx *stx, uint32_t *mode,
                        struct vs_xattr_state *xs);
 int vs_journal_add(struct vs_ctx *ctx, const struct statx *stx, uint32_t mode,

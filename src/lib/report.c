@@ -133,15 +133,31 @@ static void sb_puts(struct sbuf *b, const char *s)
 static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
-	char tmp[256];
+	char tmp[256], *big;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		sb_putn(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(tmp)) {
+		sb_putn(b, tmp, (size_t)n);
+		return;
+	}
+	/* longer than the stack buffer (all counters at their largest): never
+	 * cut it, that would break the JSON (found by tests/fuzz) */
+	big = malloc((size_t)n + 1);
+	if (!big) {
+		b->oom = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb_putn(b, big, (size_t)n);
+	free(big);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */
