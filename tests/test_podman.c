@@ -1080,3 +1080,111 @@ Test(podman, two_containers_on_one_volume_at_once)
 	free(v);
 	free(vol);
 }
+
+/* The pid of a process /proc/locks shows waiting for the flock on path's
+ * inode, or 0. */
+static pid_t flock_waiter(const char *path)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[512];
+	struct stat st;
+	pid_t pid = 0;
+
+	cr_assert_not_null(f);
+	cr_assert_eq(stat(path, &st), 0);
+	while (!pid && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "-> FLOCK");
+		unsigned long ino;
+		int w;
+
+		if (p && sscanf(p, "-> FLOCK %*s %*s %d %*x:%*x:%lu", &w, &ino) == 2 &&
+		    ino == st.st_ino)
+			pid = w;
+	}
+	fclose(f);
+	return pid;
+}
+
+/* How many of the sampled files (the first of each directory) are shifted. */
+static unsigned shifted_samples(const char *vol, unsigned n_dirs)
+{
+	unsigned n = 0;
+
+	for (unsigned d = 0; d < n_dirs; d++) {
+		char rel[64];
+		struct stat st;
+
+		snprintf(rel, sizeof(rel), "d%04u/f00000", d);
+		if (lstat(tu_path(vol, rel), &st) == 0 && st.st_uid >= HOST_BASE)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * A hook killed in the middle of its walk, as a runtime's time limit does
+ * (runc kills a hook past its "timeout"; containerd's shim kills `runc
+ * create` at kubelet's deadline): the container does not start, the volume
+ * is not taken as done, and the next start walks again, finishes, and pays
+ * only for what the first walk had not done.
+ */
+Test(podman, a_killed_hook_loses_nothing)
+{
+	enum { N_DIRS = 50, N_FILES = 1000 };
+	char *vol = bind_volume("big"), *v, *out, *err;
+	struct args a;
+	int fd, status;
+	pid_t pid, hook;
+	json_t *doc, *rep;
+	long long entries, changed;
+
+	tree_make_wide(vol, N_DIRS, N_FILES);
+	cr_assert_neq(asprintf(&v, "%s:/data", vol), -1);
+	run_argv(&a, "killed",
+	         (const char *[]){"-v", v, "--annotation", "io.volshift.shift=/data", NULL},
+	         PROBE_CMD);
+
+	/* catch the hook before it starts: it waits on a lock the test holds */
+	fd = open(vol, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0);
+	pid = spawn(&a, "killed");
+	while (!(hook = flock_waiter(vol))) {
+		cr_assert_eq(waitpid(pid, &status, WNOHANG), 0,
+		             "podman run ended before its hook reached the lock");
+		usleep(50 * 1000);
+	}
+	close(fd);
+	/* ... and kill it once its walk has changed something */
+	while (shifted_samples(vol, N_DIRS) == 0)
+		usleep(200);
+	cr_assert_eq(kill(hook, SIGKILL), 0, "the hook was still walking: %s", strerror(errno));
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "the container must not start");
+	cr_assert_eq(tu_sh("grep -q 'error running hook' '%s/killed.err'", t.dir), 0,
+	             "podman says the hook failed");
+	cr_log_info("killed with %u of %u samples shifted", shifted_samples(vol, N_DIRS), N_DIRS);
+	assert_owner(vol, "", 0, 0); /* the root is changed last */
+	cr_assert_not(done_mark(vol), "a killed walk is not done");
+
+	/* the next start walks again and finishes */
+	cr_assert_eq(podman(&out, &err, "start", "--attach", "killed", NULL), 0, "%s", err);
+	assert_probe_ok(out, err);
+	assert_contents_shifted(vol);
+	cr_assert_eq(shifted_samples(vol, N_DIRS), N_DIRS);
+	cr_assert(done_mark(vol));
+	doc = load_report("killed");
+	rep = volume_at(doc, 0);
+	entries = json_integer_value(json_object_get(rep, "entries"));
+	changed = json_integer_value(json_object_get(rep, "changed"));
+	cr_log_info("the restart's walk: %lld entries, %lld changed", entries, changed);
+	cr_assert(json_is_false(json_object_get(rep, "skipped")));
+	cr_assert_eq(json_integer_value(json_object_get(rep, "failed")), 0);
+	cr_assert_gt(entries, (long long)N_DIRS * N_FILES);
+	cr_assert_lt(changed, entries, "what the killed walk did is not done again");
+	json_decref(doc);
+	free(out);
+	free(err);
+	free(v);
+	free(vol);
+}
