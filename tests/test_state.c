@@ -10,7 +10,8 @@
  * .volshift that is not volshift's is never trusted nor followed. Crash
  * notes where there are no xattrs, and a full filesystem where a note cannot
  * be written: no set-id bit or capability is ever lost. One run per tree at
- * a time. Needs root.
+ * a time, and a run that waited for another finds the tree as that one left
+ * it. Needs root.
  */
 #include <criterion/criterion.h>
 
@@ -428,4 +429,90 @@ Test(state, no_setfcap_never_loses_a_capability)
 	cr_assert_eq(st.st_uid, 1000, "not chowned: the chown would have dropped it");
 	st = st_of(vol, "d/suid");
 	cr_assert_eq(st.st_uid, BASE, "the rest is done");
+}
+
+/* volshift shift --policy=on-root-mismatch --json vol, in the background,
+ * its report into out_path. */
+static pid_t spawn_shift(const char *vol, const char *out_path)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+			_exit(127);
+		execl(VS_BIN, "volshift", "shift", "--map", MAP, "--policy=on-root-mismatch",
+		      "--json", "--quiet", vol, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * Two on-root-mismatch runs on one tree at once (a retried container
+ * creation while the first hook still walks): both wait on the lock, one
+ * walks, and the other must judge the root as the first left it, not as it
+ * was when it started waiting, and skip.
+ */
+Test(state, a_run_that_waited_finds_the_tree_done)
+{
+	const char *vol;
+	char *out[2];
+	int fd, skipped = 0, walked = 0;
+	long long changed = 0;
+	pid_t pid[2];
+
+	need_root();
+	vol = strdup(tu_path(top, "vol"));
+	make_volume(vol, 0);
+	fd = open(vol, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0, "the lock a run holds");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_neq(asprintf(&out[i], "%s/report%d", top, i), -1);
+		pid[i] = spawn_shift(vol, out[i]);
+	}
+	while (tu_flock_waiters(vol) < 2) {
+		int status;
+
+		for (int i = 0; i < 2; i++)
+			cr_assert_eq(waitpid(pid[i], &status, WNOHANG), 0,
+			             "run %d ended without waiting for the lock", i);
+		usleep(10 * 1000);
+	}
+	cr_assert_eq(st_of(vol, "a").st_uid, 0, "nothing changed while they wait");
+	close(fd);
+	for (int i = 0; i < 2; i++) {
+		int status;
+		char *json = NULL;
+
+		cr_assert_eq(waitpid(pid[i], &status, 0), pid[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		cr_assert_eq(tu_sh("test -s '%s'", out[i]), 0);
+		{
+			FILE *f = fopen(out[i], "re");
+			size_t cap = 0;
+
+			cr_assert_not_null(f);
+			cr_assert_gt(getline(&json, &cap, f), 0);
+			fclose(f);
+		}
+		cr_log_info("run %d: %s", i, json);
+		if (tu_json_num(json, "skipped") == 1) {
+			skipped++;
+			cr_assert_eq(tu_json_num(json, "entries"), 0);
+		} else {
+			walked++;
+			changed += tu_json_num(json, "changed");
+		}
+		free(json);
+		free(out[i]);
+	}
+	cr_assert_eq(walked, 1, "one walk");
+	cr_assert_eq(skipped, 1, "and one skip, not a second walk of a done tree");
+	cr_assert_eq(changed, 5, "the walk changed every entry");
+	assert_shifted(vol);
+	free((char *)vol);
 }

@@ -311,6 +311,14 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 		            strerror(-e));
 		goto out;
 	}
+	/* the root as the run that held the lock left it, not as it was
+	 * before the wait: else a run that waited walks a done tree again */
+	if (!job->dry_run && statx(ctx.root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, &root) < 0) {
+		e = neg_errno();
+		e = vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot inspect '%s': %s", tree_name(job),
+		            strerror(-e));
+		goto out;
+	}
 	if (vs_tree_done(&ctx, &root) && job->policy == VS_POLICY_ON_ROOT_MISMATCH) {
 		r->skipped = true;
 		goto out;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,6 +169,32 @@ bool tu_private_mounts(void)
 bool tu_is_root(void)
 {
 	return geteuid() == 0;
+}
+
+int tu_flock_waiters(const char *path)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[512];
+	struct stat st;
+	int n = 0;
+
+	if (!f || stat(path, &st) < 0) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	/* "1: -> FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE 0 EOF", in hex */
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "-> FLOCK");
+		unsigned maj, min;
+		unsigned long ino;
+
+		if (p && sscanf(p, "-> FLOCK %*s %*s %*d %x:%x:%lu", &maj, &min, &ino) == 3 &&
+		    ino == st.st_ino && makedev(maj, min) == st.st_dev)
+			n++;
+	}
+	fclose(f);
+	return n;
 }
 
 bool tu_contains(const char *s, const char *needle)

@@ -35,6 +35,10 @@ bool tu_private_mounts(void);
 
 bool tu_is_root(void);
 
+/* How many flock() waiters /proc/locks shows blocked on path's inode: a
+ * test holding the lock knows then that its runs are all waiting on it. */
+int tu_flock_waiters(const char *path);
+
 /* Whether s (may be NULL) contains needle (for JSON / message checks). */
 bool tu_contains(const char *s, const char *needle);
 
