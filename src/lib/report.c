@@ -73,7 +73,7 @@ void vs_record_error(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const
 {
 	struct vs_report *r = ctx->report;
 
-	c->failed++;
+	ctr_add(&c->failed, 1); /* the progress thread reads it while we run */
 	if (err < 0)
 		err = -err;
 	pthread_mutex_lock(&ctx->err_lock);
