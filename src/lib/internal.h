@@ -63,9 +63,11 @@ struct vs_ctx {
 	bool have_mnt_id;
 	bool xattrs; /* !job->no_xattrs */
 
-	/* per-inode locks for hard-linked files, so two workers reaching two
-	 * names of one inode do not interleave read-cap / chown / write-cap */
-	pthread_mutex_t ino_locks[64];
+	/* per-inode locks (hashed) for hard-linked files and files being
+	 * chowned, so two workers reaching two names of one inode do not
+	 * interleave read-cap / chown / write-cap; many, so that 32 workers
+	 * waiting on the network rarely wait on each other */
+	pthread_mutex_t ino_locks[1024];
 
 	pthread_mutex_t err_lock;
 	struct vs_report *report; /* error sample goes here, under err_lock */
