@@ -218,6 +218,10 @@ static inline void vs_inode_from_statx(struct vs_inode *ino, const struct statx 
 /* The absolute path of (dirfd, name), from /proc/self/fd; malloc'ed or NULL. */
 char *vs_fd_path(int dirfd, const char *name);
 
+/* The same for the report, also past PATH_MAX or without /proc: climbs
+ * from dirfd to ctx->root_fd (fdpath.c). */
+char *vs_error_path(const struct vs_ctx *ctx, int dirfd, const char *name);
+
 /* Formats message into r->message and sets status; returns err. */
 int vs_fail(struct vs_report *r, enum vs_status status, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -78,7 +78,7 @@ void vs_record_error(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const
 		err = -err;
 	pthread_mutex_lock(&ctx->err_lock);
 	if (r->n_errors < VS_ERROR_SAMPLE_MAX) {
-		r->errors[r->n_errors].path = vs_fd_path(dirfd, name);
+		r->errors[r->n_errors].path = vs_error_path(ctx, dirfd, name);
 		r->errors[r->n_errors].err = err;
 		r->n_errors++;
 	}
