@@ -51,7 +51,7 @@ static void note(const char *root, const char *file, uint32_t mode, bool with_ca
 	ctx.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_geq(ctx.root_fd, 0);
 	vs_state_init(&ctx.state);
-	vs_state_attach(&ctx.state, ctx.root_fd);
+	vs_state_attach(&ctx.state, ctx.root_fd, false);
 	/* as vs_run sets it: notes name the root's filesystem, not its number */
 	cr_assert_eq(statx(ctx.root_fd, "", AT_EMPTY_PATH, VS_STATX_MASK, &stx), 0);
 	ctx.root_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);

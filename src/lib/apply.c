@@ -154,19 +154,46 @@ fail:
 	vs_record_error(ctx, c, dirfd, name, r);
 }
 
+/*
+ * Whether a chown of this regular file is planned: between that chown and
+ * the mode and capability going back, the inode is in a state no other name
+ * of it may act on.
+ */
+static bool chowns_file(const struct vs_ctx *ctx, const struct statx *stx)
+{
+	struct vs_inode ino;
+	struct vs_plan p;
+
+	if (!S_ISREG(stx->stx_mode))
+		return false;
+	vs_inode_from_statx(&ino, stx);
+	vs_plan_entry(ctx->job, &ino, &p);
+	return p.chown;
+}
+
 void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d)
 {
 	struct vs_ctx *ctx = w->ctx;
 	pthread_mutex_t *lock = NULL;
 	uint64_t ino = d->stx.stx_ino;
+	bool linked = !S_ISDIR(d->stx.stx_mode) && d->stx.stx_nlink > 1;
 
 	/* Two names of one inode may sit in two workers' chunks at once; their
 	 * read-cap / chown / write-cap must not interleave, and the second must
-	 * see what the first did, so it looks again under the lock. */
-	if (!S_ISDIR(d->stx.stx_mode) && d->stx.stx_nlink > 1) {
-		lock = &ctx->ino_locks[d->stx.stx_ino % ARRAY_SIZE(ctx->ino_locks)];
+	 * see what the first did, so it looks again under the lock. The first
+	 * name may have been stat'ed before the second existed (a hard link
+	 * made mid-walk), so a file we chown takes the lock whatever its link
+	 * count said: else the other name's worker, seeing our chown but not
+	 * yet the setuid bit or capability it dropped, could chmod or chown
+	 * them away after we put them back. */
+	if (linked || chowns_file(ctx, &d->stx)) {
+		lock = &ctx->ino_locks[ino % VS_INO_LOCKS];
 		pthread_mutex_lock(lock);
-		/* and between the shards of a job, which may hold other names */
+	}
+	if (linked) {
+		/* and between the shards of a job, which may hold other names (a
+		 * link made mid-walk across shards is not covered: a lock between
+		 * processes for every chown would cost two calls per file) */
 		vs_shardjob_lock_inode(w, ino, true);
 		ctr_add(&w->c.statx, 1);
 		if (statx(dirfd, d->name, VS_STATX_FLAGS, VS_STATX_MASK, &d->stx) < 0) {
@@ -180,8 +207,8 @@ void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d)
 		}
 	}
 	vs_apply_at(ctx, &w->c, dirfd, d->name, &d->stx);
-	if (lock) {
+	if (linked)
 		vs_shardjob_lock_inode(w, ino, false);
+	if (lock)
 		pthread_mutex_unlock(lock);
-	}
 }

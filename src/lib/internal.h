@@ -104,12 +104,15 @@ struct vs_state {
 	pthread_mutex_t lock;  /* opening or making the directory */
 	atomic_bool xattr_off; /* the root takes no trusted.* xattrs */
 	int dir_fd;            /* .volshift, ours, or -1 */
+	bool dir_asked;        /* whether it was looked for */
+	bool shared;           /* other processes may change it (the shards of a job) */
 	int dir_err;           /* why .volshift cannot be used, 0 when it can */
 };
 
 void vs_state_init(struct vs_state *s);
-/* Points the state at the root (and asks once whether it takes xattrs). */
-void vs_state_attach(struct vs_state *s, int root_fd);
+/* Points the state at the root (and asks once whether it takes xattrs, and
+ * whether there is a directory); shared: other processes may change it. */
+void vs_state_attach(struct vs_state *s, int root_fd, bool shared);
 /* Closes what init and use opened; removes nothing. */
 void vs_state_fini(struct vs_state *s);
 /* The value of key into buf: its length, or -ENODATA when there is none. */
@@ -144,6 +147,8 @@ struct vs_journal_ent {
 	struct vs_xattr_state xs;
 };
 
+#define VS_INO_LOCKS 1024
+
 /* One per vs_run. Read-only during the walk except where atomic or locked. */
 struct vs_ctx {
 	const struct vs_job *job;
@@ -161,9 +166,11 @@ struct vs_ctx {
 	atomic_bool no_fchmodat2; /* fchmodat2 gave ENOSYS */
 	atomic_bool no_xattrat;   /* the *xattrat syscalls gave ENOSYS */
 
-	/* per-inode locks for hard-linked files, so two workers reaching two
-	 * names of one inode do not interleave read-cap / chown / write-cap */
-	pthread_mutex_t ino_locks[64];
+	/* per-inode locks (hashed) for hard-linked files and files being
+	 * chowned, so two workers reaching two names of one inode do not
+	 * interleave read-cap / chown / write-cap; many, so that 32 workers
+	 * waiting on the network rarely wait on each other */
+	pthread_mutex_t *ino_locks; /* VS_INO_LOCKS of them, on the heap (run.c) */
 
 	pthread_mutex_t err_lock;
 	struct vs_report *report; /* error sample goes here, under err_lock */
@@ -397,6 +404,10 @@ static inline void vs_inode_from_statx(struct vs_inode *ino, const struct statx 
 
 /* The absolute path of (dirfd, name), from /proc/self/fd; malloc'ed or NULL. */
 char *vs_fd_path(int dirfd, const char *name);
+
+/* The same for the report, also past PATH_MAX or without /proc: climbs
+ * from dirfd to ctx->root_fd (fdpath.c). */
+char *vs_error_path(const struct vs_ctx *ctx, int dirfd, const char *name);
 
 /* Formats message into r->message and sets status; returns err. */
 int vs_fail(struct vs_report *r, enum vs_status status, int err, const char *fmt, ...)

@@ -86,12 +86,12 @@ void vs_record_error(struct vs_ctx *ctx, struct vs_counters *c, int dirfd, const
 {
 	struct vs_report *r = ctx->report;
 
-	c->failed++;
+	ctr_add(&c->failed, 1); /* the progress thread reads it while we run */
 	if (err < 0)
 		err = -err;
 	pthread_mutex_lock(&ctx->err_lock);
 	if (r->n_errors < VS_ERROR_SAMPLE_MAX) {
-		r->errors[r->n_errors].path = vs_fd_path(dirfd, name);
+		r->errors[r->n_errors].path = vs_error_path(ctx, dirfd, name);
 		r->errors[r->n_errors].err = err;
 		r->n_errors++;
 	}

@@ -282,7 +282,9 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	ctx.shards = sharded ? job->shards : 1;
 	pthread_mutex_init(&ctx.err_lock, NULL);
 	pthread_mutex_init(&ctx.count_lock, NULL);
-	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
+	/* on the heap: a caller's thread may have a small stack */
+	ctx.ino_locks = calloc(VS_INO_LOCKS, sizeof(*ctx.ino_locks));
+	for (size_t i = 0; ctx.ino_locks && i < VS_INO_LOCKS; i++)
 		pthread_mutex_init(&ctx.ino_locks[i], NULL);
 	ctx.xattrs = !job->no_xattrs;
 	ctx.can_setfcap = have_caps(&setfcap, 1);
@@ -296,11 +298,15 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 		            "changing ownership needs root (CAP_CHOWN, CAP_FOWNER, CAP_FSETID)");
 		goto out;
 	}
+	if (!ctx.ino_locks) {
+		e = vs_fail(r, VS_STATUS_CANNOT_START, -ENOMEM, "out of memory");
+		goto out;
+	}
 	e = open_root(&ctx, dirfd, r, &root);
 	if (e < 0)
 		goto out;
 
-	vs_state_attach(&ctx.state, ctx.root_fd);
+	vs_state_attach(&ctx.state, ctx.root_fd, sharded);
 	/* one run on a tree at a time: a second (a retried container creation
 	 * whose first hook still runs) waits, then finds the tree done; the
 	 * shards of one job run at once by design */
@@ -421,8 +427,9 @@ out:
 		close(ctx.root_fd); /* and with it the lock */
 	pthread_mutex_destroy(&ctx.err_lock);
 	pthread_mutex_destroy(&ctx.count_lock);
-	for (size_t i = 0; i < ARRAY_SIZE(ctx.ino_locks); i++)
+	for (size_t i = 0; ctx.ino_locks && i < VS_INO_LOCKS; i++)
 		pthread_mutex_destroy(&ctx.ino_locks[i]);
+	free(ctx.ino_locks);
 	return e;
 }
 

@@ -58,7 +58,7 @@ void vs_state_init(struct vs_state *s)
 	pthread_mutex_init(&s->lock, NULL);
 }
 
-void vs_state_attach(struct vs_state *s, int root_fd)
+void vs_state_attach(struct vs_state *s, int root_fd, bool shared)
 {
 	char c;
 
@@ -67,6 +67,11 @@ void vs_state_attach(struct vs_state *s, int root_fd)
 	 * does, there is just no such key), before anything decides by it */
 	if (fgetxattr(root_fd, XATTR_PREFIX "done", &c, 0) < 0 && no_xattrs(-errno))
 		atomic_store(&s->xattr_off, true);
+	/* Is there a directory? Asked once: a run that holds the tree alone
+	 * (not a shard) is the only one that could make it later, and then it
+	 * knows, so no key costs a failed open of a directory not there. */
+	s->shared = shared;
+	(void)vs_state_dirfd(s, false);
 }
 
 /* Is (fd, st) a directory a pod cannot have made, on the root's filesystem? */
@@ -139,6 +144,11 @@ int vs_state_dirfd(struct vs_state *s, bool make)
 	int r;
 
 	pthread_mutex_lock(&s->lock);
+	if (!make && !s->shared && s->dir_fd < 0 && s->dir_asked) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOENT;
+	}
+	s->dir_asked = true;
 	r = make ? dir_make_locked(s) : dir_open_locked(s);
 	if (r < 0)
 		s->dir_err = r == -ENOENT ? 0 : r;
