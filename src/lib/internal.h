@@ -132,6 +132,8 @@ int vs_state_set_file(struct vs_state *s, const char *key, const void *val, size
 int vs_state_dirfd(struct vs_state *s, bool make);
 /* Whether fd is a file the state may trust: regular, 0:0, 0600, one link. */
 bool vs_state_file_ours(int fd);
+/* Removes the directory's files whose names start with prefix. */
+void vs_state_remove_files(struct vs_state *s, const char *prefix);
 /* Removes the directory when no key is left in it (and a dead writer's temp files). */
 void vs_state_tidy(struct vs_state *s);
 /* Whether a root entry named VS_STATE_DIR, as statx saw it, is the state

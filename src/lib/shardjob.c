@@ -28,7 +28,6 @@
  */
 #include "internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -259,30 +258,11 @@ void vs_shardjob_lock_inode(struct vs_worker *w, uint64_t ino, bool lock)
 		              lock ? F_WRLCK : F_UNLCK);
 }
 
-/* Every shard file, this job's and any other's: the tree is done now. */
-static void remove_shard_files(int dfd)
-{
-	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	struct dirent *de;
-
-	if (!d) {
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return;
-	}
-	rewinddir(d); /* the offset is shared with dfd's, read before */
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "shard.", 6))
-			(void)unlinkat(dfd, de->d_name, 0);
-	closedir(d);
-}
-
 void vs_shardjob_end(struct vs_ctx *ctx, struct vs_report *r, struct vs_counters *root_c,
                      const struct statx *root_before)
 {
 	struct job_file jf;
-	int dfd, e;
+	int e;
 
 	e = lock_at(ctx->job_fd, 0, true, F_WRLCK);
 	if (e == 0)
@@ -303,10 +283,11 @@ void vs_shardjob_end(struct vs_ctx *ctx, struct vs_report *r, struct vs_counters
 	if (r->shards_done == ctx->shards) {
 		/* the last one: the root, once, for the whole job */
 		vs_root_finish(ctx, root_c, root_before);
-		dfd = vs_state_dirfd(&ctx->state, false);
-		if (!root_c->failed && dfd >= 0) {
+		if (!root_c->failed) {
 			vs_journal_clear_all(ctx);
-			remove_shard_files(dfd);
+			/* every shard file, this job's and any other's: the
+			 * tree is done now */
+			vs_state_remove_files(&ctx->state, "shard.");
 			r->finished_root = true;
 		}
 	}

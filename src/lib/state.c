@@ -293,6 +293,22 @@ int vs_state_remove(struct vs_state *s, const char *key)
 	return r;
 }
 
+/* The names of the directory at dfd from its start: a stream of its own
+ * (a dup shares dfd's offset, which an earlier read moved: rewound). */
+static DIR *dir_stream(int dfd)
+{
+	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
 int vs_state_list(struct vs_state *s, const char *prefix,
                   int (*fn)(struct vs_state *s, const char *key, void *userdata), void *userdata)
 {
@@ -318,16 +334,11 @@ int vs_state_list(struct vs_state *s, const char *prefix,
 	}
 	fd = vs_state_dirfd(s, false);
 	if (fd >= 0) {
-		int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+		DIR *d = dir_stream(fd);
 		struct dirent *de;
 
-		if (!d) {
-			if (dup_fd >= 0)
-				close(dup_fd);
+		if (!d)
 			return -ENOMEM;
-		}
-		rewinddir(d);
 		r = 0;
 		while (r >= 0 && (de = readdir(d)))
 			if (!strncmp(de->d_name, prefix, plen) && de->d_name[0] != '.')
@@ -339,30 +350,35 @@ int vs_state_list(struct vs_state *s, const char *prefix,
 	return 0;
 }
 
-/* Leftovers of a writer that died between its temp file and the rename. */
-static void remove_temps(int dfd)
+/* Every file of the directory whose name starts with prefix. */
+static void remove_prefix(int dfd, const char *prefix)
 {
-	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	size_t plen = strlen(prefix);
+	DIR *d = dir_stream(dfd);
 	struct dirent *de;
 
-	if (!d) {
-		if (dup_fd >= 0)
-			close(dup_fd);
+	if (!d)
 		return;
-	}
-	rewinddir(d); /* the offset is shared with dfd's, read before */
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, ".tmp.", 5))
+		if (!strncmp(de->d_name, prefix, plen))
 			(void)unlinkat(dfd, de->d_name, 0);
 	closedir(d);
+}
+
+void vs_state_remove_files(struct vs_state *s, const char *prefix)
+{
+	int dfd = vs_state_dirfd(s, false);
+
+	if (dfd >= 0)
+		remove_prefix(dfd, prefix);
 }
 
 void vs_state_tidy(struct vs_state *s)
 {
 	pthread_mutex_lock(&s->lock);
 	if (s->dir_fd >= 0) {
-		remove_temps(s->dir_fd);
+		/* a writer that died between its temp file and the rename */
+		remove_prefix(s->dir_fd, ".tmp.");
 		/* fails (ENOTEMPTY) while a key is left, ours or another shard's */
 		if (unlinkat(s->root_fd, VS_STATE_DIR, AT_REMOVEDIR) == 0) {
 			close(s->dir_fd);
