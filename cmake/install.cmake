@@ -38,7 +38,8 @@ install(CODE [[
   file(WRITE "${VS_GEN_DIR}/volshift.json" "${vs_hook}")
   # `man vs_run` and the like: one-line pages that source volshift(3)
   file(REMOVE_RECURSE "${VS_GEN_DIR}/man3")
-  foreach(fn vs_job_init vs_run vs_report_free vs_report_json vs_mode_name vs_policy_name
+  foreach(fn vs_job_init vs_job_validate vs_run vs_run_at vs_report_free vs_report_json
+             vs_mode_name vs_policy_name vs_policy_parse vs_parse_u32
              vs_idmap_parse_range vs_idmap_add vs_idmap_validate vs_idmap_parse_text
              vs_idmap_from_pid vs_idmap_map vs_idmap_in_to vs_idmap_reverse
              vs_mount_job_init vs_idmap_supported vs_mount libvolshift)
