@@ -155,6 +155,8 @@ struct vs_job {
 	 * every shard; the root is set, once, by the shard that finds all N
 	 * done. shards 0 (or 1 with shard 0): the whole tree. shard_id (may be
 	 * NULL) tells one job from another with the same mode, maps and N.
+	 * A dry run of a shard joins no job and writes nothing: it counts the
+	 * tree and makes the plan itself, and reports on its part of it.
 	 */
 	unsigned shard, shards;
 	const char *shard_id;

@@ -898,6 +898,55 @@ Test(shard, later_job_after_an_aborted_one)
 	free(dir);
 }
 
+/* ----------------------------------------------------------- dry run */
+
+/*
+ * A dry run of shard k of n makes the plan itself (the one the job's first
+ * shard makes from the same tree), writes nothing and reports its part:
+ * the same entries as that shard's real run (the root, the job's, is in
+ * none: the last real shard counts it).
+ */
+Test(shard, dry_run_reports_its_part_and_writes_nothing)
+{
+	const char *dry[] = {"--dry-run", NULL};
+	const unsigned n = 7;
+	long long want[7], sum = 0, unsharded;
+	struct snap orig;
+	char *dir, *json = NULL;
+
+	NEED_ROOT();
+	dir = strdup(tu_path(top, "vol"));
+	gen(&MIX, dir, false);
+	orig = take(dir);
+	cr_assert_eq(run(SHIFT, dir, 0, 0, dry, &json), 0);
+	unsharded = tu_json_num(json, "entries");
+	free(json);
+	for (unsigned k = 0; k < n; k++) {
+		struct rep r = run_shard(SHIFT, dir, k, n, dry);
+
+		cr_assert_eq(r.status, 0);
+		cr_assert(r.planned, "dry run %u/%u: made no plan", k, n);
+		cr_assert_not(r.finished_root);
+		cr_assert_gt(r.entries, 0, "dry run %u/%u: an empty part", k, n);
+		want[k] = r.entries;
+		sum += r.entries;
+	}
+	cr_assert_eq(sum + 1, unsharded, "the dry runs' parts add up to %lld, the tree has %lld",
+	             sum, unsharded);
+	same(&orig, dir, "dry runs");
+	cr_assert_not(exists(tu_path(dir, ".volshift")), "a dry run wrote the job file");
+	for (unsigned k = 0; k < n; k++) {
+		struct rep r = run_shard(SHIFT, dir, k, n, NULL);
+
+		cr_assert_eq(r.status, 0);
+		cr_assert_eq(r.entries, want[k] + (k + 1 == n),
+		             "shard %u/%u: %lld entries, its dry run %lld", k, n, r.entries,
+		             want[k]);
+	}
+	drop(&orig);
+	free(dir);
+}
+
 /* -------------------------------------------------------- bad input */
 
 Test(shard, bad_shard_input_changes_nothing)

@@ -283,6 +283,10 @@ int vs_uring_probe(void);
  * this is the job's first shard), this shard's bit cleared. 0, or -errno
  * with r's status and message set. */
 int vs_shardjob_begin(struct vs_ctx *ctx, const struct vs_engine_ops *engine, struct vs_report *r);
+/* A dry run of a shard: the plan made here, from the tree as it is (what
+ * the job's first shard would make), without the job file: nothing is
+ * written, no job is joined. 0, or -errno with r's status and message set. */
+int vs_shardjob_dry(struct vs_ctx *ctx, const struct vs_engine_ops *engine, struct vs_report *r);
 /* After a walk without failures: this shard's bit; the last shard finishes
  * the root and removes the job's files. */
 void vs_shardjob_end(struct vs_ctx *ctx, struct vs_report *r, struct vs_counters *root_c,

@@ -464,6 +464,10 @@ static void count_entry(struct walk *wk, struct vs_worker *w, struct dir *d, con
 	    .stx_ino = ino, .stx_dev_major = major(d->dev), .stx_dev_minor = minor(d->dev)};
 	struct dir *c;
 
+	/* the volume's state, not the tree: the plan is the same with or
+	 * without it (a dry run makes its own, before any job file exists) */
+	if (d->borrowed_fd && !strcmp(name, VS_STATE_DIR))
+		return;
 	atomic_fetch_add(&d->size, 1);
 	if (type == DT_UNKNOWN) {
 		struct statx s;
@@ -476,8 +480,6 @@ static void count_entry(struct walk *wk, struct vs_worker *w, struct dir *d, con
 	}
 	if (type != DT_DIR || atomic_load(&ctx->cancel))
 		return;
-	if (d->borrowed_fd && !strcmp(name, VS_STATE_DIR))
-		return; /* the volume's state, not the tree */
 	c = dir_new(d, name, &stx);
 	if (!c)
 		return;
