@@ -51,6 +51,7 @@ struct dir {
 	struct dir *up;
 	atomic_long pending;
 	_Atomic uint64_t size;
+	unsigned depth; /* below the root (0) */
 	char name[];
 };
 
@@ -156,13 +157,16 @@ static char *count_path(const struct dir *d)
 	return p;
 }
 
-/* Counting: keeps d when its subtree is large enough (the root always). */
+/* Counting: keeps d when its subtree is large enough and it is not too deep
+ * (VS_SPLIT_DEPTH_MAX), the root always. */
 static void count_keep(struct vs_ctx *ctx, struct dir *d, uint64_t size)
 {
 	struct vs_count_rec rec = {.ino = d->ino, .size = size};
 
+	if (d->up && (size < ctx->count_min || d->depth > VS_SPLIT_DEPTH_MAX))
+		return;
 	pthread_mutex_lock(&ctx->count_lock);
-	if ((size >= ctx->count_min || !d->up) && (rec.path = count_path(d))) {
+	if ((rec.path = count_path(d))) {
 		if (ctx->n_count == ctx->cap_count) {
 			size_t cap = ctx->cap_count ? 2 * ctx->cap_count : 256;
 			struct vs_count_rec *v = realloc(ctx->count, cap * sizeof(*v));
@@ -244,6 +248,7 @@ static struct dir *dir_new(struct dir *parent, const char *name, const struct st
 	d->up = NULL;
 	atomic_init(&d->pending, 1);
 	atomic_init(&d->size, 0);
+	d->depth = parent->depth + 1;
 	memcpy(d->name, name, len + 1);
 	return d;
 }
