@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -40,6 +42,8 @@ static char *top;
 static bool mounted;     /* a ramfs on top/rf, in this test's mount namespace */
 static char *stuck_path; /* a file made immutable: teardown makes it mutable again */
 
+static void latfs_umount_all(void);
+
 static void setup(void)
 {
 	if (!tu_is_root())
@@ -51,6 +55,7 @@ static void teardown(void)
 {
 	if (!top)
 		return;
+	latfs_umount_all();
 	if (mounted)
 		umount2(tu_path(top, "rf"), MNT_DETACH);
 	if (stuck_path)
@@ -884,6 +889,146 @@ Test(shard, ramfs_without_xattrs)
 		}
 	}
 	free(rf);
+}
+
+/* ------------------------------------------------- several clients */
+
+#define LATFS VS_BUILD_DIR "/bench/latfs"
+
+/* The latfs instances of the running test, unmounted in teardown. */
+static struct {
+	pid_t pid;
+	char *path;
+} lat[8];
+
+static bool is_fuse(const char *path)
+{
+	struct statfs sfs;
+
+	return statfs(path, &sfs) == 0 && sfs.f_type == 0x65735546 /* FUSE_SUPER_MAGIC */;
+}
+
+/* latfs over backing at top/NAME (slot i), with its options (NULL-ended). */
+static char *latfs_mount(unsigned i, const char *backing, const char *name, const char *const *opts)
+{
+	char *argv[16];
+	int n = 0;
+
+	lat[i].path = strdup(tu_path(top, name));
+	cr_assert_eq(mkdir(lat[i].path, 0755), 0);
+	argv[n++] = LATFS;
+	argv[n++] = "--foreground";
+	for (; *opts; opts++)
+		argv[n++] = (char *)*opts;
+	argv[n++] = (char *)backing;
+	argv[n++] = lat[i].path;
+	argv[n] = NULL;
+	lat[i].pid = fork();
+	cr_assert_geq(lat[i].pid, 0);
+	if (lat[i].pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* the test died: unmount, end */
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int t = 0; t < 1000 && !is_fuse(lat[i].path); t++) {
+		int st;
+
+		cr_assert_eq(waitpid(lat[i].pid, &st, WNOHANG), 0, "latfs ended before it mounted");
+		usleep(5000);
+	}
+	cr_assert(is_fuse(lat[i].path), "latfs did not mount on %s", lat[i].path);
+	return lat[i].path;
+}
+
+static void latfs_umount_all(void)
+{
+	for (size_t i = 0; i < sizeof(lat) / sizeof(lat[0]); i++) {
+		int st;
+
+		if (!lat[i].path)
+			continue;
+		if (umount2(lat[i].path, 0) < 0)
+			umount2(lat[i].path, MNT_DETACH);
+		for (int t = 0; t < 500 && waitpid(lat[i].pid, &st, WNOHANG) == 0; t++)
+			usleep(10000);
+		if (waitpid(lat[i].pid, &st, WNOHANG) == 0) {
+			kill(lat[i].pid, SIGKILL);
+			waitpid(lat[i].pid, &st, 0);
+		}
+		rmdir(lat[i].path);
+		free(lat[i].path);
+		lat[i].path = NULL;
+	}
+}
+
+/*
+ * The shards of a job on several clients of one store, as on NFS: each
+ * shard on a latfs mount of its own over one backing directory, all at
+ * once; their job file, its locks (the plan's, the done bits', hard-linked
+ * inodes') and the crash notes go through the mounts. The backing tree ends
+ * as one unsharded run leaves it: with xattrs passed through, the mix tree
+ * (hard links across shards, capabilities, ACLs) byte for byte; without
+ * (as NFS without xattrs), the records are files and the wide tree's owners
+ * and modes are the unsharded run's.
+ */
+static void on_mounts(const struct tree *t, unsigned n, bool xattrs)
+{
+	const char *opts[] = {
+	    "--delay-us", "200", "--max-inflight", "16", xattrs ? "--xattrs" : "--no-xattrs", NULL};
+	struct ref ref;
+	char *dir;
+	pid_t pids[8];
+
+	NEED_ROOT();
+	if (access(LATFS, X_OK) != 0)
+		cr_skip_test("%s is not built (no libfuse3 at build time)", LATFS);
+	if (access("/dev/fuse", R_OK | W_OK) != 0)
+		cr_skip_test("no usable /dev/fuse");
+	if (!tu_private_mounts())
+		cr_skip_test("no private mount namespace");
+	ref = reference(t, SHIFT, "vol", NULL);
+	dir = strdup(tu_path(top, "vol"));
+	for (unsigned k = 0; k < n; k++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "client%u", k);
+		latfs_mount(k, dir, name, opts);
+	}
+	for (unsigned k = 0; k < n; k++)
+		pids[k] = spawn(SHIFT, lat[k].path, k, n, NULL, NULL);
+	for (unsigned k = 0; k < n; k++) {
+		int st;
+
+		cr_assert_eq(waitpid(pids[k], &st, 0), pids[k]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "shard %u/%u on its mount: %#x", k,
+		          n, st);
+	}
+	latfs_umount_all();
+	cr_assert_not(exists(tu_path(dir, ".volshift")), ".volshift was left behind");
+	if (xattrs) {
+		same(&ref.end, dir, "shards on their own mounts");
+		cr_assert(tree_done(SHIFT, dir));
+	} else {
+		char *have = tree_snapshot(dir);
+		size_t d = tree_diff(ref.end.tree, have);
+
+		free(have);
+		cr_assert_eq(d, 0, "shards on their own mounts: %zu entries differ", d);
+	}
+	drop_ref(&ref);
+	free(dir);
+}
+
+Test(shard, mix_on_3_mounts_with_xattrs)
+{
+	on_mounts(&MIX, 3, true);
+}
+
+Test(shard, wide_on_4_mounts_without_xattrs)
+{
+	on_mounts(&SMALL, 4, false);
 }
 
 /* ------------------------------------------------------- another job */
