@@ -120,9 +120,9 @@ struct vs_progress {
 	double elapsed_s;
 	/* How many entries the walk will meet, roughly, when that is cheap to
 	 * know: the used inodes of the root's filesystem when the root is the
-	 * root of that filesystem (a PV usually is). 0: unknown. entries may
-	 * pass it (hard links count once per name, --cross-mounts adds other
-	 * filesystems). */
+	 * root of that filesystem (a PV usually is); for a shard of N, an Nth
+	 * of that. 0: unknown. entries may pass it (hard links count once per
+	 * name, --cross-mounts adds other filesystems). */
 	uint64_t total_estimate;
 };
 
