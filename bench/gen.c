@@ -7,6 +7,9 @@
  *                                           several owners, ACLs, capabilities
  *   gen flat DIR [--files N]                one directory, N empty files
  *   gen deep DIR [--depth N]                a chain N directories deep, a file in each
+ *   gen skew DIR [--files N] [--flat]       N empty files, 80% of them in one subtree
+ *                                           (--flat: in one directory), the rest in
+ *                                           20 small subtrees
  *
  * Options: --uid U --gid G (owners; 0:0 by default; for mix an offset added
  * to every owner), --threads N (2), --reset.
@@ -42,6 +45,7 @@ struct opts {
 	uint32_t uid, gid;
 	unsigned threads;
 	bool reset;
+	bool flat; /* skew: the big part is one directory */
 };
 
 struct counts {
@@ -227,6 +231,97 @@ static void gen_deep(int root, struct counts *c)
 		fd = sub;
 	}
 	close(fd);
+}
+
+/* ------------------------------------------------------------------ skew */
+
+/*
+ * The tree a split has the most trouble with: big/ holds 80% of the files,
+ * in directories of 100 (big/d0 ...), or with --flat all in big/ itself;
+ * the other 20% are spread over s00 ... s19, each of directories of 100
+ * (sNN/d0 ...). A split that only cut the top level would give one shard
+ * 80% of the work.
+ */
+struct leaf {
+	int fd;
+	unsigned files;
+};
+
+struct skew_arg {
+	const struct leaf *leaves;
+	size_t n_leaves;
+	unsigned first, step;
+	struct counts c;
+};
+
+static void *skew_worker(void *p)
+{
+	struct skew_arg *a = p;
+	char name[32];
+
+	for (size_t l = 0; l < a->n_leaves; l++) {
+		for (unsigned k = a->first; k < a->leaves[l].files; k += a->step) {
+			snprintf(name, sizeof(name), "f%u", k);
+			mkfile(a->leaves[l].fd, name, O.uid, O.gid, 0644);
+			a->c.files++;
+		}
+	}
+	return NULL;
+}
+
+/* Directories of (up to) 100 files below dfd holding `files` in all; their
+ * fds go to leaves. */
+static void skew_dirs(int dfd, unsigned files, struct leaf *leaves, size_t *n, struct counts *c)
+{
+	char name[32];
+
+	for (unsigned i = 0; i * 100 < files; i++) {
+		snprintf(name, sizeof(name), "d%u", i);
+		leaves[*n].fd = mkdir_open(dfd, name, O.uid, O.gid, 0755);
+		leaves[*n].files = files - i * 100 < 100 ? files - i * 100 : 100;
+		(*n)++;
+		c->dirs++;
+	}
+}
+
+static void gen_skew(int root, struct counts *c)
+{
+	if (!O.files)
+		O.files = 100000;
+	unsigned big = O.files / 5 * 4, rest = O.files - big, n = O.threads ? O.threads : 1;
+	struct leaf *leaves = calloc(O.files / 100 + 64, sizeof(*leaves));
+	struct skew_arg a[64];
+	size_t n_leaves = 0;
+	char name[32];
+
+	if (!leaves)
+		die("out of memory");
+	int bfd = mkdir_open(root, "big", O.uid, O.gid, 0755);
+	c->dirs++;
+	if (O.flat) {
+		leaves[n_leaves++] = (struct leaf){bfd, big};
+	} else {
+		skew_dirs(bfd, big, leaves, &n_leaves, c);
+		close(bfd);
+	}
+	for (unsigned s = 0; s < 20; s++) {
+		snprintf(name, sizeof(name), "s%02u", s);
+		int sfd = mkdir_open(root, name, O.uid, O.gid, 0755);
+		c->dirs++;
+		skew_dirs(sfd, rest / 20 + (s < rest % 20), leaves, &n_leaves, c);
+		close(sfd);
+	}
+	if (n > 64)
+		n = 64;
+	for (unsigned i = 0; i < n; i++)
+		a[i] = (struct skew_arg){
+		    .leaves = leaves, .n_leaves = n_leaves, .first = i, .step = n};
+	run_threads(skew_worker, a, sizeof(a[0]), n);
+	for (unsigned i = 0; i < n; i++)
+		c->files += a[i].c.files;
+	for (size_t l = 0; l < n_leaves; l++)
+		close(leaves[l].fd);
+	free(leaves);
 }
 
 /* ------------------------------------------------------------------- mix */
@@ -472,6 +567,7 @@ static void usage(void)
 	                "       gen mix DIR [--files N]\n"
 	                "       gen flat DIR [--files N]\n"
 	                "       gen deep DIR [--depth N]\n"
+	                "       gen skew DIR [--files N] [--flat]\n"
 	                "options: --uid U --gid G --threads N --reset\n");
 	exit(2);
 }
@@ -488,15 +584,12 @@ static unsigned num(const char *s)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"dirs", required_argument, NULL, 'D'},
-	                                         {"files", required_argument, NULL, 'f'},
-	                                         {"depth", required_argument, NULL, 'd'},
-	                                         {"uid", required_argument, NULL, 'u'},
-	                                         {"gid", required_argument, NULL, 'g'},
-	                                         {"threads", required_argument, NULL, 't'},
-	                                         {"reset", no_argument, NULL, 'r'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {0}};
+	static const struct option longopts[] = {
+	    {"dirs", required_argument, NULL, 'D'},  {"files", required_argument, NULL, 'f'},
+	    {"depth", required_argument, NULL, 'd'}, {"uid", required_argument, NULL, 'u'},
+	    {"gid", required_argument, NULL, 'g'},   {"threads", required_argument, NULL, 't'},
+	    {"reset", no_argument, NULL, 'r'},       {"flat", no_argument, NULL, 'F'},
+	    {"help", no_argument, NULL, 'h'},        {0}};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -527,6 +620,9 @@ int main(int argc, char **argv)
 		case 'r':
 			O.reset = true;
 			break;
+		case 'F':
+			O.flat = true;
+			break;
 		default:
 			usage();
 		}
@@ -548,6 +644,8 @@ int main(int argc, char **argv)
 		gen_deep(root, &c);
 	else if (!strcmp(O.kind, "mix"))
 		gen_mix(root, &c);
+	else if (!strcmp(O.kind, "skew"))
+		gen_skew(root, &c);
 	else
 		usage();
 	if (strcmp(O.kind, "mix"))

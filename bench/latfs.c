@@ -9,9 +9,12 @@
  *         [--readdirplus] [--fail RULE]... [--stats] [--foreground] [--debug]
  *         BACKING MOUNTPOINT
  *
- * Metadata only, what an ownership walk does: lookup, getattr, setattr
- * (owner and mode), readlink, readdir(plus), statfs and the xattr calls; no
- * open, read, write, create or unlink. Each request waits --delay-us (1000)
+ * Metadata, what an ownership walk does: lookup, getattr, setattr (owner and
+ * mode), readlink, readdir(plus), statfs and the xattr calls; and what
+ * volshift keeps on a volume (the records of a sharded job, its crash notes
+ * and marks where there are no xattrs): mkdir, create, open, read, write,
+ * flush, fsync, truncate, rename, unlink, rmdir and POSIX locks, all passed
+ * through to the backing files. Each request waits --delay-us (1000)
  * before it is served, by up to --threads (128) threads at once, so that
  * concurrent requests overlap their delays as on a network filesystem.
  * Forgets are not delayed: the kernel does not wait for them.
@@ -73,6 +76,14 @@
  * kernel for 60 s (an NFS client's acregmax), so a second walk over the same
  * mount is a warm one. Root only (it mounts with mount(2)); daemonizes once
  * mounted unless --foreground, and exits when unmounted.
+ *
+ * Files are read and written with direct I/O (no page cache: every read and
+ * write is a request) and a lock is an OFD lock on the backing descriptor of
+ * the open that takes it, so that mounts of one backing directory (one per
+ * shard of a job) see one another's data and locks, as NFS clients of one
+ * server do (NLM or NFSv4 locks, data coherent under them). That is right
+ * for OFD locks, what volshift takes; classic per-process POSIX locks of
+ * several opens would not conflict with each other here as they should.
  *
  * Each kernel inode is one backing inode, pinned by an O_PATH|O_NOFOLLOW fd
  * and found again by (st_dev, st_ino), so hard links are one inode as on the
@@ -148,11 +159,23 @@ enum kind {
 	K_LISTXATTR,
 	K_SETXATTR,
 	K_REMOVEXATTR,
+	K_MKDIR,
+	K_CREATE,
+	K_OPEN,
+	K_READ,
+	K_WRITE,
+	K_FLUSH,
+	K_FSYNC,
+	K_RENAME,
+	K_UNLINK,
+	K_RMDIR,
+	K_LOCK,
 	K_MAX,
 };
 static const char *const kind_names[K_MAX] = {
-    "lookup",  "getattr", "setattr",  "readlink",  "opendir",  "readdir",
-    "release", "statfs",  "getxattr", "listxattr", "setxattr", "removexattr",
+    "lookup",   "getattr",   "setattr",  "readlink",    "opendir", "readdir", "release", "statfs",
+    "getxattr", "listxattr", "setxattr", "removexattr", "mkdir",   "create",  "open",    "read",
+    "write",    "flush",     "fsync",    "rename",      "unlink",  "rmdir",   "lock",
 };
 static atomic_ulong served[K_MAX];
 
@@ -560,7 +583,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		reply_attr(req, n);
 }
 
-/* Owner and mode, what a walk changes; size and times are not served. */
+/* Owner and mode, what a walk changes, and size (a job file's truncate);
+ * times are not served. */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
@@ -570,9 +594,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 	(void)fi;
 	begin_request(K_SETATTR);
-	if (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		proc_path(n, proc);
+		if (fi ? ftruncate((int)fi->fh, attr->st_size) < 0
+		       : truncate(proc, attr->st_size) < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
 	}
 	/* a request that is refused changes nothing, as a whole */
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
@@ -849,6 +881,204 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
+/* ------------------------------------------------------------- files */
+
+/* Replies to a request that made an entry in PARENT with the entry. */
+static void reply_new_entry(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int err = lookup_ref(node_of(parent), name, &e);
+
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	begin_request(K_MKDIR);
+	if (mkdirat(node_of(parent)->fd, name, mode) < 0)
+		fuse_reply_err(req, errno);
+	else
+		reply_new_entry(req, parent, name);
+}
+
+/* What an open of the kernel asks for, on a backing descriptor of its own:
+ * no following, no controlling terminal, closed on exec. */
+static int open_flags(int flags)
+{
+	return (flags & ~(O_NOCTTY | O_CLOEXEC)) | O_NOFOLLOW | O_CLOEXEC;
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	int fd, err;
+
+	begin_request(K_CREATE);
+	fd = openat(node_of(parent)->fd, name, open_flags(fi->flags) | O_CREAT, mode & 07777);
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	err = lookup_ref(node_of(parent), name, &e);
+	if (err) {
+		close(fd);
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = (uint64_t)fd;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		close(fd); /* the open was interrupted: the kernel never saw it */
+		unref(e.ino, 1);
+	}
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n = node_of(ino);
+	char proc[32];
+	int fd;
+
+	begin_request(K_OPEN);
+	if (n->is_symlink) {
+		fuse_reply_err(req, ELOOP);
+		return;
+	}
+	proc_path(n, proc);
+	fd = open(proc, open_flags(fi->flags) & ~(O_CREAT | O_EXCL | O_NOFOLLOW));
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	fi->fh = (uint64_t)fd;
+	fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) != 0)
+		close(fd);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	(void)ino;
+	begin_request(K_READ);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pread((int)fi->fh, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	(void)ino;
+	begin_request(K_WRITE);
+	n = pwrite((int)fi->fh, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+/* A close: NFS writes back and closes in a round trip. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	begin_request(K_FLUSH);
+	fuse_reply_err(req, 0);
+}
+
+/* The kernel does not wait for a release: not delayed, as forgets. */
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	close((int)fi->fh); /* and with it this open's OFD locks */
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	int r;
+
+	(void)ino;
+	begin_request(K_FSYNC);
+	r = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+	begin_request(K_RENAME);
+	if (renameat2(node_of(parent)->fd, name, node_of(newparent)->fd, newname, flags) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	begin_request(K_UNLINK);
+	fuse_reply_err(req, unlinkat(node_of(parent)->fd, name, 0) < 0 ? errno : 0);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	begin_request(K_RMDIR);
+	fuse_reply_err(req, unlinkat(node_of(parent)->fd, name, AT_REMOVEDIR) < 0 ? errno : 0);
+}
+
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
+{
+	struct flock fl = *lock;
+
+	(void)ino;
+	begin_request(K_LOCK);
+	fl.l_pid = 0; /* an OFD lock's */
+	if (fcntl((int)fi->fh, F_OFD_GETLK, &fl) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lock(req, &fl);
+}
+
+/*
+ * The round trip, then the lock. A lock that has to wait does so without a
+ * slot: on NFS a blocked lock is the server's to wake, not a request of the
+ * client's table held open.
+ */
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
+                     int sleep)
+{
+	struct flock fl = *lock;
+	int r;
+
+	(void)ino;
+	begin_request(K_LOCK);
+	fl.l_pid = 0;
+	r = fcntl((int)fi->fh, F_OFD_SETLK, &fl);
+	if (r < 0 && sleep && (errno == EAGAIN || errno == EACCES)) {
+		end_request();
+		while ((r = fcntl((int)fi->fh, F_OFD_SETLKW, &fl)) < 0 && errno == EINTR)
+			;
+	}
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
 static struct fuse_lowlevel_ops ops = {
     .init = op_init,
     .lookup = op_lookup,
@@ -865,6 +1095,19 @@ static struct fuse_lowlevel_ops ops = {
     .getxattr = op_getxattr,
     .setxattr = op_setxattr,
     .removexattr = op_removexattr,
+    .mkdir = op_mkdir,
+    .create = op_create,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .release = op_release,
+    .fsync = op_fsync,
+    .rename = op_rename,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .getlk = op_getlk,
+    .setlk = op_setlk,
 };
 
 /* ------------------------------------------------------------- plumbing */

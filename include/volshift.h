@@ -120,9 +120,9 @@ struct vs_progress {
 	double elapsed_s;
 	/* How many entries the walk will meet, roughly, when that is cheap to
 	 * know: the used inodes of the root's filesystem when the root is the
-	 * root of that filesystem (a PV usually is). 0: unknown. entries may
-	 * pass it (hard links count once per name, --cross-mounts adds other
-	 * filesystems). */
+	 * root of that filesystem (a PV usually is); for a shard of N, an Nth
+	 * of that. 0: unknown. entries may pass it (hard links count once per
+	 * name, --cross-mounts adds other filesystems). */
 	uint64_t total_estimate;
 };
 
@@ -155,6 +155,8 @@ struct vs_job {
 	 * every shard; the root is set, once, by the shard that finds all N
 	 * done. shards 0 (or 1 with shard 0): the whole tree. shard_id (may be
 	 * NULL) tells one job from another with the same mode, maps and N.
+	 * A dry run of a shard joins no job and writes nothing: it counts the
+	 * tree and makes the plan itself, and reports on its part of it.
 	 */
 	unsigned shard, shards;
 	const char *shard_id;

@@ -226,6 +226,8 @@ static void tick(struct vs_ctx *ctx, void *userdata)
 	 * pays for reading mountinfo */
 	if (!ts->estimated) {
 		ts->total_estimate = vs_walk_estimate(ctx->root_fd);
+		/* a shard meets its part: the plan makes them about equal */
+		ts->total_estimate /= ctx->shards;
 		ts->estimated = true;
 	}
 	sum_counters(ctx, &t);
@@ -370,6 +372,12 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 			            tree_name(job), strerror(-e));
 			goto stop;
 		}
+	} else if (sharded) {
+		/* a dry run joins no job and writes nothing: its own plan says
+		 * what this shard's part is (the root is the job's, in none) */
+		e = vs_shardjob_dry(&ctx, engine, r);
+		if (e < 0)
+			goto stop;
 	}
 
 	e = vs_walk(&ctx, engine, job->progress ? tick : NULL, &ts,

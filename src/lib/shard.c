@@ -20,6 +20,10 @@
  *   - units go to shards largest first, each to the least loaded shard
  *     (LPT): no shard gets more than the mean plus theta, an eighth of it.
  *
+ * The count keeps no directory deeper than VS_SPLIT_DEPTH_MAX: below that, a
+ * large directory is part of a slice of the one above, not decomposed (a
+ * chain of directories would otherwise cost every shard O(depth^2) opens).
+ *
  * Every name below the root is in exactly one unit: the excluded (large)
  * children of a decomposed directory have units of their own, everything
  * else falls in a slice by its hash, including names created after the

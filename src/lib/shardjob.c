@@ -137,14 +137,11 @@ static int open_job(struct vs_ctx *ctx, int dfd)
 	return fd;
 }
 
-/* The first shard: count the tree, make the plan, keep it in the job file. */
-static int make_plan(struct vs_ctx *ctx, const struct vs_engine_ops *engine, struct job_file *jf)
+/* Counts the tree and makes its plan into ctx->plan. */
+static int count_and_split(struct vs_ctx *ctx, const struct vs_engine_ops *engine)
 {
-	char *text = NULL;
-	size_t len = 0;
-	int r;
+	int r = vs_count(ctx, engine);
 
-	r = vs_count(ctx, engine);
 	if (r == 0)
 		r = vs_split_build(ctx->count, ctx->n_count, ctx->shards, &ctx->plan);
 	for (size_t i = 0; i < ctx->n_count; i++)
@@ -152,6 +149,17 @@ static int make_plan(struct vs_ctx *ctx, const struct vs_engine_ops *engine, str
 	free(ctx->count);
 	ctx->count = NULL;
 	ctx->n_count = ctx->cap_count = 0;
+	return r;
+}
+
+/* The first shard: count the tree, make the plan, keep it in the job file. */
+static int make_plan(struct vs_ctx *ctx, const struct vs_engine_ops *engine, struct job_file *jf)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	r = count_and_split(ctx, engine);
 	if (r == 0)
 		r = vs_split_encode(&ctx->plan, &text, &len);
 	if (r == 0 && len > INODE_AT - PLAN_AT)
@@ -226,6 +234,17 @@ int vs_shardjob_begin(struct vs_ctx *ctx, const struct vs_engine_ops *engine, st
 		return vs_fail(r, VS_STATUS_CANNOT_START, e, "cannot %s the shard job: %s%s", what,
 		               strerror(-e),
 		               e == -EINVAL ? " (a damaged job file: use another --shard-id)" : "");
+	return 0;
+}
+
+int vs_shardjob_dry(struct vs_ctx *ctx, const struct vs_engine_ops *engine, struct vs_report *r)
+{
+	int e = count_and_split(ctx, engine);
+
+	if (e < 0)
+		return vs_fail(r, VS_STATUS_CANNOT_START, e,
+		               "cannot count the tree for the shard plan: %s", strerror(-e));
+	r->planned = true;
 	return 0;
 }
 

@@ -51,6 +51,7 @@ struct dir {
 	struct dir *up;
 	atomic_long pending;
 	_Atomic uint64_t size;
+	unsigned depth; /* below the root (0) */
 	char name[];
 };
 
@@ -66,6 +67,9 @@ struct chunk {
 struct task {
 	struct dir *dir;
 	struct chunk *chunk; /* NULL: open and read dir */
+	/* a shard's subtree unit, its own entry in dir (a decomposed
+	 * directory): change it, then read it */
+	const struct vs_split_subtree *unit;
 };
 
 struct deque {
@@ -156,13 +160,16 @@ static char *count_path(const struct dir *d)
 	return p;
 }
 
-/* Counting: keeps d when its subtree is large enough (the root always). */
+/* Counting: keeps d when its subtree is large enough and it is not too deep
+ * (VS_SPLIT_DEPTH_MAX), the root always. */
 static void count_keep(struct vs_ctx *ctx, struct dir *d, uint64_t size)
 {
 	struct vs_count_rec rec = {.ino = d->ino, .size = size};
 
+	if (d->up && (size < ctx->count_min || d->depth > VS_SPLIT_DEPTH_MAX))
+		return;
 	pthread_mutex_lock(&ctx->count_lock);
-	if ((size >= ctx->count_min || !d->up) && (rec.path = count_path(d))) {
+	if ((rec.path = count_path(d))) {
 		if (ctx->n_count == ctx->cap_count) {
 			size_t cap = ctx->cap_count ? 2 * ctx->cap_count : 256;
 			struct vs_count_rec *v = realloc(ctx->count, cap * sizeof(*v));
@@ -244,6 +251,7 @@ static struct dir *dir_new(struct dir *parent, const char *name, const struct st
 	d->up = NULL;
 	atomic_init(&d->pending, 1);
 	atomic_init(&d->size, 0);
+	d->depth = parent->depth + 1;
 	memcpy(d->name, name, len + 1);
 	return d;
 }
@@ -464,6 +472,10 @@ static void count_entry(struct walk *wk, struct vs_worker *w, struct dir *d, con
 	    .stx_ino = ino, .stx_dev_major = major(d->dev), .stx_dev_minor = minor(d->dev)};
 	struct dir *c;
 
+	/* the volume's state, not the tree: the plan is the same with or
+	 * without it (a dry run makes its own, before any job file exists) */
+	if (d->borrowed_fd && !strcmp(name, VS_STATE_DIR))
+		return;
 	atomic_fetch_add(&d->size, 1);
 	if (type == DT_UNKNOWN) {
 		struct statx s;
@@ -476,8 +488,6 @@ static void count_entry(struct walk *wk, struct vs_worker *w, struct dir *d, con
 	}
 	if (type != DT_DIR || atomic_load(&ctx->cancel))
 		return;
-	if (d->borrowed_fd && !strcmp(name, VS_STATE_DIR))
-		return; /* the volume's state, not the tree */
 	c = dir_new(d, name, &stx);
 	if (!c)
 		return;
@@ -551,6 +561,9 @@ static void read_dir(struct walk *wk, struct vs_worker *w, struct dir *d, char *
 	}
 }
 
+static void seed_unit(struct walk *wk, struct vs_worker *w, struct dir *p,
+                      const struct vs_split_subtree *st);
+
 static void run_task(struct walk *wk, struct vs_worker *w, struct task *t, char *buf,
                      size_t bufsize)
 {
@@ -558,6 +571,8 @@ static void run_task(struct walk *wk, struct vs_worker *w, struct task *t, char 
 
 	if (atomic_load(&wk->ctx->cancel)) {
 		/* drain: release what the task holds */
+	} else if (t->unit) {
+		seed_unit(wk, w, d, t->unit);
 	} else if (t->chunk) {
 		for (unsigned i = 0; i < t->chunk->n; i++) {
 			w->dents[i].name = t->chunk->e[i].name;
@@ -692,6 +707,30 @@ static bool seed_entry(struct walk *wk, struct vs_worker *w, int dirfd, const ch
 	return true;
 }
 
+/* A shard's subtree unit, on a worker: its own entry in p (a decomposed
+ * directory), then, when it is still the directory the plan names, its
+ * read. */
+static void seed_unit(struct walk *wk, struct vs_worker *w, struct dir *p,
+                      const struct vs_split_subtree *st)
+{
+	const char *name = base_name(st->path);
+	struct statx stx;
+	struct dir *c;
+
+	if (!seed_entry(wk, w, p->fd, name, &stx) || !S_ISDIR(stx.stx_mode))
+		return;
+	if (stx.stx_ino != st->ino) {
+		vs_record_error(wk->ctx, &w->c, p->fd, name, -ESTALE);
+		return;
+	}
+	c = dir_new(p, name, &stx);
+	if (!c || push(wk, w, (struct task){c, NULL, NULL}) < 0) {
+		if (c)
+			dir_unref(wk->ctx, c);
+		vs_record_error(wk->ctx, &w->c, p->fd, name, -ENOMEM);
+	}
+}
+
 /*
  * The tasks a walk starts from: the root, or this shard's units of the
  * plan. Returns how many were queued on worker 0's deque; a unit that
@@ -702,6 +741,8 @@ static long seed(struct walk *wk)
 	struct vs_ctx *ctx = wk->ctx;
 	struct vs_worker *w = &ctx->workers[0];
 	const struct vs_split *plan = &ctx->plan;
+	struct dir **parents;
+	int *perr;
 	long n = 0;
 
 	if (ctx->shards <= 1 || ctx->counting) {
@@ -746,53 +787,65 @@ static long seed(struct walk *wk)
 		d->slices = pd;
 		n++;
 	}
-	for (size_t i = 0; i < plan->n_subtrees; i++) {
+	/* subtree units: each parent (a decomposed directory) reached once,
+	 * the units' own entries and reads left to the workers, in parallel:
+	 * a shard has dozens of units, each a few round trips */
+	parents = calloc(plan->n_dirs, sizeof(*parents));
+	perr = calloc(plan->n_dirs, sizeof(*perr));
+	if (!parents || !perr) {
+		free(parents);
+		free(perr);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < plan->n_subtrees && n >= 0; i++) {
 		const struct vs_split_subtree *st = &plan->subtrees[i];
-		char *ppath = strdup(st->path), *slash;
-		int fd, parent, r;
-		struct statx stx;
-		struct dir *p, *c;
+		size_t plen = (size_t)(base_name(st->path) - st->path), k;
+		int fd, parent;
 
 		if (st->shard != ctx->shard)
 			continue;
-		if (!ppath)
-			return -ENOMEM;
-		/* its parent is a decomposed directory: reach that, then the
-		 * subtree as one of its entries */
-		slash = strrchr(ppath, '/');
-		*(slash ? slash : ppath) = '\0';
-		fd = -1;
-		r = -ENOENT;
-		for (size_t k = 0; k < plan->n_dirs; k++)
-			if (!strcmp(plan->dirs[k].path, ppath))
-				r = resolve(ctx, ppath, plan->dirs[k].ino, &fd, &parent);
-		free(ppath);
-		if (r < 0) {
-			vs_record_error(ctx, &w->c, ctx->root_fd, st->path, r);
+		/* its parent is a decomposed directory of the plan */
+		plen -= plen > 0; /* the '/' before the name */
+		for (k = 0; k < plan->n_dirs; k++)
+			if (strlen(plan->dirs[k].path) == plen &&
+			    !strncmp(plan->dirs[k].path, st->path, plen))
+				break;
+		if (k == plan->n_dirs) {
+			vs_record_error(ctx, &w->c, ctx->root_fd, st->path, -ENOENT);
 			continue;
 		}
-		if (parent >= 0)
-			close(parent);
-		p = dir_at(ctx, fd, "", 0);
-		if (!p) {
-			if (fd != ctx->root_fd)
-				close(fd);
-			return -ENOMEM;
-		}
-		if (seed_entry(wk, w, fd, base_name(st->path), &stx) && S_ISDIR(stx.stx_mode)) {
-			if (stx.stx_ino != st->ino) {
-				vs_record_error(ctx, &w->c, fd, base_name(st->path), -ESTALE);
-			} else if ((c = dir_new(p, base_name(st->path), &stx)) &&
-			           dq_push(&wk->dq[0], (struct task){c, NULL}) >= 0) {
-				n++;
-			} else {
-				if (c)
-					dir_unref(ctx, c);
-				vs_record_error(ctx, &w->c, fd, base_name(st->path), -ENOMEM);
+		if (!parents[k] && !perr[k]) {
+			perr[k] = resolve(ctx, plan->dirs[k].path, plan->dirs[k].ino, &fd, &parent);
+			if (perr[k] == 0) {
+				if (parent >= 0)
+					close(parent);
+				parents[k] = dir_at(ctx, fd, "", 0);
+				if (!parents[k]) {
+					if (fd != ctx->root_fd)
+						close(fd);
+					n = -ENOMEM;
+					break;
+				}
 			}
 		}
-		dir_unref(ctx, p); /* the child, when queued, keeps it until opened */
+		if (perr[k]) {
+			vs_record_error(ctx, &w->c, ctx->root_fd, st->path, perr[k]);
+			continue;
+		}
+		atomic_fetch_add(&parents[k]->refs, 1);
+		if (dq_push(&wk->dq[0], (struct task){parents[k], NULL, st}) < 0) {
+			atomic_fetch_sub(&parents[k]->refs, 1);
+			n = -ENOMEM;
+			break;
+		}
+		n++;
 	}
+	/* the queued units keep their parents until they are done */
+	for (size_t k = 0; k < plan->n_dirs; k++)
+		if (parents[k])
+			dir_unref(ctx, parents[k]);
+	free(parents);
+	free(perr);
 	return n;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -57,6 +58,63 @@ char *tree_snapshot(const char *root)
 	snap.n = 0;
 	snap.root_len = strlen(root);
 	nftw(root, snap_one, 64, FTW_PHYS);
+	qsort(snap.lines, snap.n, sizeof(char *), cmp);
+	for (size_t i = 0; i < snap.n; i++)
+		total += strlen(snap.lines[i]) + 1;
+	out = malloc(total);
+	for (size_t i = 0; i < snap.n; i++) {
+		size_t l = strlen(snap.lines[i]);
+
+		memcpy(out + off, snap.lines[i], l);
+		out[off + l] = '\n';
+		off += l + 1;
+		free(snap.lines[i]);
+	}
+	out[off] = '\0';
+	free(snap.lines);
+	snap.lines = NULL;
+	snap.cap = snap.n = 0;
+	return out;
+}
+
+/* One line per attribute of path into snap.lines. */
+static int xsnap_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	const char *rel = path + snap.root_len;
+	char names[65536];
+	ssize_t len = llistxattr(path, names, sizeof(names));
+
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	for (char *n = names; len > 0 && n < names + len; n += strlen(n) + 1) {
+		unsigned char val[65536];
+		ssize_t vl = lgetxattr(path, n, val, sizeof(val));
+		char *line, *o;
+
+		if (vl < 0)
+			vl = 0;
+		line = malloc(strlen(rel) + strlen(n) + 2 * (size_t)vl + 8);
+		o = line + sprintf(line, "%s %s=", *rel ? rel : "/", n);
+		for (ssize_t i = 0; i < vl; i++)
+			o += sprintf(o, "%02x", val[i]);
+		if (snap.n == snap.cap) {
+			snap.cap = snap.cap ? snap.cap * 2 : 1024;
+			snap.lines = realloc(snap.lines, snap.cap * sizeof(char *));
+		}
+		snap.lines[snap.n++] = line;
+	}
+	return 0;
+}
+
+char *tree_xattr_snapshot(const char *root)
+{
+	size_t total = 1, off = 0;
+	char *out;
+
+	snap.n = 0;
+	snap.root_len = strlen(root);
+	nftw(root, xsnap_one, 64, FTW_PHYS);
 	qsort(snap.lines, snap.n, sizeof(char *), cmp);
 	for (size_t i = 0; i < snap.n; i++)
 		total += strlen(snap.lines[i]) + 1;

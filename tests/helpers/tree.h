@@ -13,6 +13,14 @@
  */
 char *tree_snapshot(const char *root);
 
+/*
+ * The extended attributes of every entry below (and including) root, symlinks'
+ * own included: one line per attribute, sorted, "relpath name=HEX" (ACLs,
+ * file capabilities and trusted.* byte for byte). malloc'ed; "" when there
+ * are none.
+ */
+char *tree_xattr_snapshot(const char *root);
+
 /* The mixed tree of the integration tests: files, dirs, symlinks (one to a
  * file outside, one to a directory outside), hard links, a FIFO, setuid and
  * setgid files, a sticky dir, a name with a newline, a 255-byte name, owners
