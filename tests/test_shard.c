@@ -1003,7 +1003,7 @@ static void on_mounts(const struct tree *t, unsigned n, bool xattrs)
 	ref = reference(t, SHIFT, "vol", NULL);
 	dir = strdup(tu_path(top, "vol"));
 	for (unsigned k = 0; k < n; k++) {
-		char name[16];
+		char name[32];
 
 		snprintf(name, sizeof(name), "client%u", k);
 		latfs_mount(k, dir, name, opts);
