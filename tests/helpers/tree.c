@@ -58,7 +58,8 @@ char *tree_snapshot(const char *root)
 	snap.n = 0;
 	snap.root_len = strlen(root);
 	nftw(root, snap_one, 64, FTW_PHYS);
-	qsort(snap.lines, snap.n, sizeof(char *), cmp);
+	if (snap.n) /* qsort wants a pointer even for nothing */
+		qsort(snap.lines, snap.n, sizeof(char *), cmp);
 	for (size_t i = 0; i < snap.n; i++)
 		total += strlen(snap.lines[i]) + 1;
 	out = malloc(total);
@@ -115,7 +116,8 @@ char *tree_xattr_snapshot(const char *root)
 	snap.n = 0;
 	snap.root_len = strlen(root);
 	nftw(root, xsnap_one, 64, FTW_PHYS);
-	qsort(snap.lines, snap.n, sizeof(char *), cmp);
+	if (snap.n) /* qsort wants a pointer even for nothing */
+		qsort(snap.lines, snap.n, sizeof(char *), cmp);
 	for (size_t i = 0; i < snap.n; i++)
 		total += strlen(snap.lines[i]) + 1;
 	out = malloc(total);
