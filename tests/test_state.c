@@ -89,7 +89,11 @@ static int vs(char **json, const char *a1, const char *a2, const char *a3, const
 	char *err = NULL;
 	int r = tu_volshift(json, &err, a1, "--json", a2, a3, a4, a5, NULL);
 
-	cr_log_info("volshift %s %s %s %s %s: %d\n%s%s", a1, a2, a3, a4, a5, r, *json, err);
+	/* the trailing arguments end early with a NULL, and so may the outputs */
+#define OR_EMPTY(s) ((s) ? (s) : "")
+	cr_log_info("volshift %s %s %s %s %s: %d\n%s%s", OR_EMPTY(a1), OR_EMPTY(a2), OR_EMPTY(a3),
+	            OR_EMPTY(a4), OR_EMPTY(a5), r, OR_EMPTY(*json), OR_EMPTY(err));
+#undef OR_EMPTY
 	free(err);
 	return r;
 }

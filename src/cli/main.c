@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* volshift: dispatch to a subcommand. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,32 +12,6 @@ static const struct vs_cmd commands[] = {
     {"oci-hook", "fix the volumes a container's annotations select (OCI hook)", cmd_oci_hook},
     {"install", "copy this binary and its hook description onto a host", cmd_install},
 };
-
-static void vlog(const char *fmt, va_list ap)
-{
-	fputs("volshift: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(fmt, ap);
-	va_end(ap);
-	return EXIT_BAD_INPUT;
-}
-
-void log_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(fmt, ap);
-	va_end(ap);
-}
 
 static void help(FILE *f)
 {

@@ -224,6 +224,7 @@ static int fd_path(int fd, char **ret)
 	char proc[64], buf[PATH_MAX];
 	ssize_t n;
 
+	*ret = NULL;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	n = readlink(proc, buf, sizeof(buf) - 1);
 	if (n < 0)

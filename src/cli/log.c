@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What common.c needs from main.c (which the fuzz archive leaves out: it
- * brings every subcommand, and libFuzzer brings its own main): the CLI's
- * one-line messages on the stderr stream, as main.c prints them. In the
- * archive, so a real definition elsewhere in it wins.
+ * The CLI's one-line messages: "volshift: " and the text, on stderr. Apart
+ * from main.c so that the fuzz archive, which leaves main.c out (it brings
+ * every subcommand, and libFuzzer brings its own main), links the same ones.
  */
 #include <stdarg.h>
 #include <stdio.h>
