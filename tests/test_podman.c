@@ -36,7 +36,6 @@
  * (checked with a container that does nothing, without volshift).
  */
 #include <criterion/criterion.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -54,6 +53,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "testutil.h"
 #include "tree.h"
 
@@ -97,33 +97,6 @@ static const char *find_exe(const char *name)
 			return buf;
 	}
 	return NULL;
-}
-
-/* A static executable has no PT_INTERP; a dynamic busybox would not run in our image. */
-static bool is_static_elf(const char *path)
-{
-	Elf64_Ehdr eh;
-	bool is_static = true;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64) {
-		close(fd);
-		return false;
-	}
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * eh.e_phentsize)) !=
-		    sizeof(ph))
-			break;
-		if (ph.p_type == PT_INTERP)
-			is_static = false;
-	}
-	close(fd);
-	return is_static;
 }
 
 static char *sub(const char *rel)
@@ -408,7 +381,7 @@ static void setup(void)
 	t.podman = strdup(t.podman);
 	if (!find_exe("runc"))
 		cr_skip_test("runc is not installed");
-	if (!is_static_elf(BUSYBOX))
+	if (!tu_is_static_elf(BUSYBOX))
 		cr_skip_test("no static %s (Debian package busybox-static)", BUSYBOX);
 	if (access("/proc/self/ns/user", F_OK) < 0)
 		cr_skip_test("this kernel has no user namespaces");
@@ -601,38 +574,17 @@ static void assert_contents_shifted(const char *vol)
 	acl_free(acl);
 }
 
-/* The owner and group `ls -ln` shows for name, or false when it is not listed. */
-static bool ls_owner(const char *ls, const char *name, long *uid, long *gid)
-{
-	char *copy = strdup(ls), *save = NULL;
-	bool found = false;
-
-	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char perms[32], file[256];
-		long links;
-
-		if (sscanf(line, "%31s %ld %ld %ld %*s %*s %*s %*s %255s", perms, &links, uid, gid,
-		           file) == 5 &&
-		    !strcmp(file, name)) {
-			found = true;
-			break;
-		}
-	}
-	free(copy);
-	return found;
-}
-
 /* What PROBE_CMD printed in a container whose /data is fixed. */
 static void assert_probe_ok(const char *out, const char *err)
 {
 	long uid, gid;
 
 	cr_assert(tu_contains(out, "CONTAINER-RAN\n0\n"), "id -u is 0 inside: %s", out);
-	cr_assert(ls_owner(out, "root-file", &uid, &gid));
+	cr_assert(tu_ls_owner(out, "root-file", &uid, &gid));
 	cr_assert(uid == 0 && gid == 0, "root-file shows %ld:%ld", uid, gid);
-	cr_assert(ls_owner(out, "user-file", &uid, &gid));
+	cr_assert(tu_ls_owner(out, "user-file", &uid, &gid));
 	cr_assert(uid == 1000 && gid == 1000, "user-file shows %ld:%ld", uid, gid);
-	cr_assert(ls_owner(out, "setuid-file", &uid, &gid));
+	cr_assert(tu_ls_owner(out, "setuid-file", &uid, &gid));
 	cr_assert(uid == 1000 && gid == 1000, "setuid-file shows %ld:%ld", uid, gid);
 	cr_assert_not(tu_contains(out, " 65534 "), "no file shows as nobody: %s", out);
 	cr_assert(tu_contains(out, "TOUCH-OK"), "touch /data/new succeeds: %s", err);
@@ -734,7 +686,7 @@ Test(podman, bind_mounted_volume)
 	 * container is not the volume's owner */
 	cr_assert_eq(run_container("nohook", plain, PROBE_CMD, &out, &err), 0, "%s", err);
 	cr_assert(tu_contains(out, "CONTAINER-RAN\n0\n"), "id -u is 0 inside: %s", out);
-	cr_assert(ls_owner(out, "user-file", &uid, &gid));
+	cr_assert(tu_ls_owner(out, "user-file", &uid, &gid));
 	cr_assert_eq(uid, 65534, "unmapped owners show as nobody");
 	cr_assert_not(tu_contains(out, "TOUCH-OK"));
 	cr_assert(tu_contains(err, "Permission denied"), "touch /data/new is refused: %s", err);

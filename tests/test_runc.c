@@ -17,7 +17,6 @@
  * container at all (checked with a container that does nothing).
  */
 #include <criterion/criterion.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -29,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "testutil.h"
 
 #define HOST_BASE 524288u
@@ -61,33 +61,6 @@ static const char *find_runc(void)
 		if (access(paths[i], X_OK) == 0)
 			return paths[i];
 	return NULL;
-}
-
-/* A static executable has no PT_INTERP; a dynamic busybox would not run in our rootfs. */
-static bool is_static_elf(const char *path)
-{
-	Elf64_Ehdr eh;
-	bool is_static = true;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64) {
-		close(fd);
-		return false;
-	}
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * eh.e_phentsize)) !=
-		    sizeof(ph))
-			break;
-		if (ph.p_type == PT_INTERP)
-			is_static = false;
-	}
-	close(fd);
-	return is_static;
 }
 
 static void write_file(const char *path, const char *text)
@@ -259,7 +232,7 @@ static void setup(void)
 	t.runc = find_runc();
 	if (!t.runc)
 		cr_skip_test("runc is not installed");
-	if (!is_static_elf(BUSYBOX))
+	if (!tu_is_static_elf(BUSYBOX))
 		cr_skip_test("no static %s (Debian package busybox-static)", BUSYBOX);
 	if (access("/proc/self/ns/user", F_OK) < 0)
 		cr_skip_test("this kernel has no user namespaces");
@@ -315,27 +288,6 @@ static void teardown(void)
 
 TestSuite(runc, .init = setup, .fini = teardown, .timeout = 600);
 
-/* The owner and group `ls -ln` shows for name, or false when it is not listed. */
-static bool ls_owner(const char *ls, const char *name, long *uid, long *gid)
-{
-	char *copy = strdup(ls), *save = NULL;
-	bool found = false;
-
-	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char perms[32], file[256];
-		long links;
-
-		if (sscanf(line, "%31s %ld %ld %ld %*s %*s %*s %*s %255s", perms, &links, uid, gid,
-		           file) == 5 &&
-		    !strcmp(file, name)) {
-			found = true;
-			break;
-		}
-	}
-	free(copy);
-	return found;
-}
-
 static json_t *load_report(const char *id)
 {
 	json_error_t jerr;
@@ -378,7 +330,7 @@ Test(runc, hook_makes_the_volume_usable)
 	run_container("nohook", id, sizeof(id), &out, &err);
 	cr_assert(tu_contains(out, "CONTAINER-RAN"));
 	cr_assert(tu_contains(out, "CONTAINER-RAN\n0\n"), "id -u is 0 inside: %s", out);
-	cr_assert(ls_owner(out, "user-file", &uid, &gid));
+	cr_assert(tu_ls_owner(out, "user-file", &uid, &gid));
 	cr_assert_eq(uid, 65534, "unmapped owners show as nobody");
 	cr_assert_not(tu_contains(out, "TOUCH-OK"));
 	cr_assert(tu_contains(err, "Permission denied"), "touch /data/new is refused: %s", err);
@@ -392,11 +344,11 @@ Test(runc, hook_makes_the_volume_usable)
 	cr_assert_eq(run_container("hook", id, sizeof(id), &out, &err), 0, "the container runs: %s",
 	             err);
 	cr_assert(tu_contains(out, "CONTAINER-RAN\n0\n"), "id -u is 0 inside: %s", out);
-	cr_assert(ls_owner(out, "root-file", &uid, &gid));
+	cr_assert(tu_ls_owner(out, "root-file", &uid, &gid));
 	cr_assert(uid == 0 && gid == 0, "root-file shows %ld:%ld", uid, gid);
-	cr_assert(ls_owner(out, "user-file", &uid, &gid));
+	cr_assert(tu_ls_owner(out, "user-file", &uid, &gid));
 	cr_assert(uid == 1000 && gid == 1000, "user-file shows %ld:%ld", uid, gid);
-	cr_assert(ls_owner(out, "setuid-file", &uid, &gid));
+	cr_assert(tu_ls_owner(out, "setuid-file", &uid, &gid));
 	cr_assert(uid == 1000 && gid == 1000, "setuid-file shows %ld:%ld", uid, gid);
 	cr_assert_not(tu_contains(out, " 65534 "), "no file shows as nobody: %s", out);
 	cr_assert(tu_contains(out, "TOUCH-OK"), "touch /data/new succeeds: %s", err);
