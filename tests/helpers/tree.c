@@ -50,14 +50,16 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char *tree_snapshot(const char *root)
+/* The lines cb adds for each entry under root, sorted, one string. */
+static char *snapshot(const char *root,
+                      int (*cb)(const char *, const struct stat *, int, struct FTW *))
 {
 	size_t total = 1, off = 0;
 	char *out;
 
 	snap.n = 0;
 	snap.root_len = strlen(root);
-	nftw(root, snap_one, 64, FTW_PHYS);
+	nftw(root, cb, 64, FTW_PHYS);
 	if (snap.n) /* qsort wants a pointer even for nothing */
 		qsort(snap.lines, snap.n, sizeof(char *), cmp);
 	for (size_t i = 0; i < snap.n; i++)
@@ -76,6 +78,11 @@ char *tree_snapshot(const char *root)
 	snap.lines = NULL;
 	snap.cap = snap.n = 0;
 	return out;
+}
+
+char *tree_snapshot(const char *root)
+{
+	return snapshot(root, snap_one);
 }
 
 /* One line per attribute of path into snap.lines. */
@@ -110,30 +117,7 @@ static int xsnap_one(const char *path, const struct stat *st, int flag, struct F
 
 char *tree_xattr_snapshot(const char *root)
 {
-	size_t total = 1, off = 0;
-	char *out;
-
-	snap.n = 0;
-	snap.root_len = strlen(root);
-	nftw(root, xsnap_one, 64, FTW_PHYS);
-	if (snap.n) /* qsort wants a pointer even for nothing */
-		qsort(snap.lines, snap.n, sizeof(char *), cmp);
-	for (size_t i = 0; i < snap.n; i++)
-		total += strlen(snap.lines[i]) + 1;
-	out = malloc(total);
-	for (size_t i = 0; i < snap.n; i++) {
-		size_t l = strlen(snap.lines[i]);
-
-		memcpy(out + off, snap.lines[i], l);
-		out[off + l] = '\n';
-		off += l + 1;
-		free(snap.lines[i]);
-	}
-	out[off] = '\0';
-	free(snap.lines);
-	snap.lines = NULL;
-	snap.cap = snap.n = 0;
-	return out;
+	return snapshot(root, xsnap_one);
 }
 
 size_t tree_diff(const char *a, const char *b)
