@@ -350,60 +350,25 @@ static bool mount_allowed(int dirfd, const char *name)
 	return !vs_fs_is_pseudo((unsigned long)sfs.f_type);
 }
 
-static void process_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, unsigned n)
-{
-	struct vs_ctx *ctx = wk->ctx;
-
-	wk->engine->stat_batch(w, d->fd, w->dents, n);
-	ctr_add(&w->c.statx, n);
-	for (unsigned i = 0; i < n; i++) {
-		struct vs_dent *e = &w->dents[i];
-
-		if (e->err) {
-			ctr_add(&w->c.entries, 1);
-			vs_record_error(ctx, &w->c, d->fd, e->name, e->err);
-			continue;
-		}
-		/* the volume's state (state.c) is volshift's, not the tree's */
-		if (d->borrowed_fd && !strcmp(e->name, VS_STATE_DIR) && vs_state_is_ours(&e->stx))
-			continue;
-		if (crosses_mount(d, &e->stx) &&
-		    (!ctx->job->cross_mounts || !mount_allowed(d->fd, e->name))) {
-			ctr_add(&w->c.skipped_mounts, 1);
-			continue;
-		}
-		vs_apply_entry(w, d->fd, e);
-		if (S_ISDIR(e->stx.stx_mode) && !atomic_load(&ctx->cancel)) {
-			struct dir *c = dir_new(d, e->name, &e->stx);
-			int r = c ? push(wk, w, (struct task){c, NULL}) : -ENOMEM;
-
-			if (r < 0) {
-				if (c)
-					dir_unref(ctx, c);
-				vs_record_error(ctx, &w->c, d->fd, e->name, r);
-			}
-		}
-	}
-}
-
-/* Hands the chunk in w->dents[0..n) to an idle worker. */
-static int offload_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, unsigned n)
+/* Hands the entries e[0..n) to an idle worker, as a chunk of their own. */
+static int offload_chunk(struct walk *wk, struct vs_worker *w, struct dir *d,
+                         const struct vs_dent *e, unsigned n)
 {
 	size_t bytes = 0, off = 0;
 	struct chunk *c;
 
 	for (unsigned i = 0; i < n; i++)
-		bytes += strlen(w->dents[i].name) + 1;
+		bytes += strlen(e[i].name) + 1;
 	c = malloc(sizeof(*c) + bytes);
 	if (!c)
 		return -ENOMEM;
 	c->n = n;
 	for (unsigned i = 0; i < n; i++) {
-		size_t len = strlen(w->dents[i].name) + 1;
+		size_t len = strlen(e[i].name) + 1;
 
-		memcpy(c->names + off, w->dents[i].name, len);
+		memcpy(c->names + off, e[i].name, len);
 		c->e[i].name = c->names + off;
-		c->e[i].type = w->dents[i].d_type;
+		c->e[i].type = e[i].d_type;
 		off += len;
 	}
 	atomic_fetch_add(&d->refs, 1);
@@ -415,13 +380,100 @@ static int offload_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, un
 	return 0;
 }
 
+/*
+ * The fewest entries a piece handed to an idle worker holds: below this a
+ * hand-over (a copy, a wake-up, a steal) costs more than the entries on a
+ * local disk. On network storage, where each entry is a round trip or two,
+ * the pieces are what keeps every worker's requests in flight.
+ */
+#define VS_PIECE_MIN 8
+/* Entries stat'ed at once between two looks for idle workers. */
+#define VS_WINDOW 32
+
+/*
+ * Shares the entries still to do, w->dents[at..n), with the workers that
+ * are idle: pieces from the end go to them, this one keeps the first.
+ * Returns the new end of this worker's part.
+ */
+static unsigned share(struct walk *wk, struct vs_worker *w, struct dir *d, unsigned at, unsigned n)
+{
+	unsigned idle = atomic_load(&wk->idle), parts, size;
+
+	if (idle == 0)
+		return n;
+	parts = (n - at) / VS_PIECE_MIN;
+	if (parts > idle + 1)
+		parts = idle + 1;
+	if (parts < 2)
+		return n;
+	size = (n - at) / parts;
+	for (unsigned k = 1; k < parts; k++) {
+		if (offload_chunk(wk, w, d, &w->dents[n - size], size) < 0)
+			break;
+		n -= size;
+	}
+	return n;
+}
+
+/*
+ * Processes w->dents[0..n), a window at a time: a worker that falls idle
+ * meanwhile (its own part done; the end of a walk, a shard's small
+ * directories) gets a share of what is left, so one directory does not keep
+ * one worker busy while the others wait.
+ */
+static void process_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, unsigned n)
+{
+	struct vs_ctx *ctx = wk->ctx;
+
+	for (unsigned at = 0; at < n;) {
+		unsigned end;
+
+		n = share(wk, w, d, at, n);
+		/* no window smaller than a piece: a lone entry would go plain */
+		end = n - at >= VS_WINDOW + VS_PIECE_MIN ? at + VS_WINDOW : n;
+		wk->engine->stat_batch(w, d->fd, &w->dents[at], end - at);
+		ctr_add(&w->c.statx, end - at);
+		for (unsigned i = at; i < end; i++) {
+			struct vs_dent *e = &w->dents[i];
+
+			if (e->err) {
+				ctr_add(&w->c.entries, 1);
+				vs_record_error(ctx, &w->c, d->fd, e->name, e->err);
+				continue;
+			}
+			/* the volume's state (state.c) is volshift's, not the tree's */
+			if (d->borrowed_fd && !strcmp(e->name, VS_STATE_DIR) &&
+			    vs_state_is_ours(&e->stx))
+				continue;
+			if (crosses_mount(d, &e->stx) &&
+			    (!ctx->job->cross_mounts || !mount_allowed(d->fd, e->name))) {
+				ctr_add(&w->c.skipped_mounts, 1);
+				continue;
+			}
+			vs_apply_entry(w, d->fd, e);
+			if (S_ISDIR(e->stx.stx_mode) && !atomic_load(&ctx->cancel)) {
+				struct dir *c = dir_new(d, e->name, &e->stx);
+				int r = c ? push(wk, w, (struct task){c, NULL}) : -ENOMEM;
+
+				if (r < 0) {
+					if (c)
+						dir_unref(ctx, c);
+					vs_record_error(ctx, &w->c, d->fd, e->name, r);
+				}
+			}
+		}
+		at = end;
+	}
+}
+
 static void flush(struct walk *wk, struct vs_worker *w, struct dir *d, unsigned n)
 {
 	if (n == 0)
 		return;
-	/* only full chunks are worth a hand-over; the tail of a directory
-	 * (or a small one) is done here */
-	if (n == VS_BATCH_MAX && atomic_load(&wk->idle) > 0 && offload_chunk(wk, w, d, n) == 0)
+	/* a full chunk goes whole to an idle worker, and this one reads on;
+	 * the tail of a directory (or a small one) is done here, shared */
+	if (n == VS_BATCH_MAX && atomic_load(&wk->idle) > 0 &&
+	    offload_chunk(wk, w, d, w->dents, n) == 0)
 		return;
 	process_chunk(wk, w, d, n);
 }
