@@ -194,12 +194,16 @@ void vs_apply_entry(struct vs_worker *w, int dirfd, struct vs_dent *d)
 		/* and between the shards of a job, which may hold other names (a
 		 * link made mid-walk across shards is not covered: a lock between
 		 * processes for every chown would cost two calls per file) */
-		vs_shardjob_lock_inode(w, ino, true);
-		ctr_add(&w->c.statx, 1);
-		if (statx(dirfd, d->name, VS_STATX_FLAGS, VS_STATX_MASK, &d->stx) < 0) {
-			int r = neg_errno();
+		int r = vs_shardjob_lock_inode(w, ino, true);
 
-			vs_shardjob_lock_inode(w, ino, false);
+		if (r == 0) {
+			ctr_add(&w->c.statx, 1);
+			if (statx(dirfd, d->name, VS_STATX_FLAGS, VS_STATX_MASK, &d->stx) < 0) {
+				r = neg_errno();
+				vs_shardjob_lock_inode(w, ino, false);
+			}
+		}
+		if (r < 0) {
 			pthread_mutex_unlock(lock);
 			ctr_add(&w->c.entries, 1);
 			vs_record_error(ctx, &w->c, dirfd, d->name, r);

@@ -312,11 +312,11 @@ int vs_shardjob_dry(struct vs_ctx *ctx, const struct vs_engine_ops *engine, stru
 void vs_shardjob_end(struct vs_ctx *ctx, struct vs_report *r, struct vs_counters *root_c,
                      const struct statx *root_before);
 void vs_shardjob_close(struct vs_ctx *ctx);
-/* Per worker: its own handle of the job file (for the inode locks). */
-int vs_shardjob_worker_open(struct vs_ctx *ctx, struct vs_worker *w);
+/* Per worker: its own handle of the job file, opened by the first lock. */
 void vs_shardjob_worker_close(struct vs_worker *w);
-/* Takes (lock) or drops the lock of inode number ino, between shards. */
-void vs_shardjob_lock_inode(struct vs_worker *w, uint64_t ino, bool lock);
+/* Takes (lock) or drops the lock of inode number ino, between shards: 0, or
+ * -errno when it could not be taken (the inode must then be left alone). */
+int vs_shardjob_lock_inode(struct vs_worker *w, uint64_t ino, bool lock);
 
 /* ------------------------------------------------------------ walk.c */
 

@@ -355,8 +355,6 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	if (!job->dry_run) {
 		if (sharded) {
 			e = vs_shardjob_begin(&ctx, engine, r);
-			for (unsigned i = 0; e == 0 && i < ctx.n_workers; i++)
-				e = vs_shardjob_worker_open(&ctx, &ctx.workers[i]);
 			if (e < 0) {
 				if (!r->message[0])
 					vs_fail(r, VS_STATUS_CANNOT_START, e,

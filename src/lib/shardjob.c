@@ -248,21 +248,6 @@ int vs_shardjob_dry(struct vs_ctx *ctx, const struct vs_engine_ops *engine, stru
 	return 0;
 }
 
-int vs_shardjob_worker_open(struct vs_ctx *ctx, struct vs_worker *w)
-{
-	char proc[64];
-
-	w->lock_fd = -1;
-	if (ctx->shards <= 1)
-		return 0;
-	/* an open file description of its own: OFD locks then keep this
-	 * worker off an inode that another worker, here or in another shard,
-	 * holds */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ctx->job_fd);
-	w->lock_fd = open(proc, O_RDWR | O_CLOEXEC);
-	return w->lock_fd < 0 ? neg_errno() : 0;
-}
-
 void vs_shardjob_worker_close(struct vs_worker *w)
 {
 	if (w->lock_fd >= 0)
@@ -270,11 +255,26 @@ void vs_shardjob_worker_close(struct vs_worker *w)
 	w->lock_fd = -1;
 }
 
-void vs_shardjob_lock_inode(struct vs_worker *w, uint64_t ino, bool lock)
+int vs_shardjob_lock_inode(struct vs_worker *w, uint64_t ino, bool lock)
 {
-	if (w->lock_fd >= 0)
-		(void)lock_at(w->lock_fd, INODE_AT + (off_t)(ino % INODE_LOCKS), true,
-		              lock ? F_WRLCK : F_UNLCK);
+	struct vs_ctx *ctx = w->ctx;
+
+	if (ctx->job_fd < 0 || (!lock && w->lock_fd < 0))
+		return 0;
+	/* an open file description of this worker's own, opened when first
+	 * needed (most trees have few hard links; on network storage each
+	 * open is a round trip): OFD locks then keep this worker off an inode
+	 * that another worker, here or in another shard, holds */
+	if (w->lock_fd < 0) {
+		char proc[64];
+
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ctx->job_fd);
+		w->lock_fd = open(proc, O_RDWR | O_CLOEXEC);
+		if (w->lock_fd < 0)
+			return neg_errno();
+	}
+	return lock_at(w->lock_fd, INODE_AT + (off_t)(ino % INODE_LOCKS), true,
+	               lock ? F_WRLCK : F_UNLCK);
 }
 
 void vs_shardjob_end(struct vs_ctx *ctx, struct vs_report *r, struct vs_counters *root_c,
