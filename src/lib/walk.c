@@ -70,6 +70,9 @@ struct task {
 	/* a shard's subtree unit, its own entry in dir (a decomposed
 	 * directory): change it, then read it */
 	const struct vs_split_subtree *unit;
+	/* a directory of the plan to reach (dir NULL): this shard's slices
+	 * of it, and its subtree units below it */
+	const struct vs_split_dir *pdir;
 };
 
 struct deque {
@@ -88,6 +91,9 @@ struct walk {
 	atomic_long pending;      /* tasks queued or running */
 	atomic_int idle;
 	bool done;
+	/* a shard's walk: the plan directory each of its subtree units is in
+	 * (an index into plan.dirs), SIZE_MAX for another shard's units */
+	size_t *unit_dir;
 };
 
 /* ------------------------------------------------------------- deques */
@@ -615,6 +621,7 @@ static void read_dir(struct walk *wk, struct vs_worker *w, struct dir *d, char *
 
 static void seed_unit(struct walk *wk, struct vs_worker *w, struct dir *p,
                       const struct vs_split_subtree *st);
+static void seed_plan_dir(struct walk *wk, struct vs_worker *w, const struct vs_split_dir *pd);
 
 static void run_task(struct walk *wk, struct vs_worker *w, struct task *t, char *buf,
                      size_t bufsize)
@@ -623,6 +630,8 @@ static void run_task(struct walk *wk, struct vs_worker *w, struct task *t, char 
 
 	if (atomic_load(&wk->ctx->cancel)) {
 		/* drain: release what the task holds */
+	} else if (t->pdir) {
+		seed_plan_dir(wk, w, t->pdir);
 	} else if (t->unit) {
 		seed_unit(wk, w, d, t->unit);
 	} else if (t->chunk) {
@@ -783,18 +792,88 @@ static void seed_unit(struct walk *wk, struct vs_worker *w, struct dir *p,
 	}
 }
 
+static bool owns_slice(const struct vs_split_dir *pd, unsigned shard)
+{
+	for (unsigned j = 0; j < pd->k; j++)
+		if (pd->owner[j] == shard)
+			return true;
+	return false;
+}
+
 /*
- * The tasks a walk starts from: the root, or this shard's units of the
- * plan. Returns how many were queued on worker 0's deque; a unit that
- * cannot be reached is a failure of this shard (counted, with its path).
+ * A directory of the plan, on a worker: reached by name from the root; its
+ * own entry changed when this shard has its slice 0 (a decomposed directory
+ * is its slice 0's); then this shard's slices of it read and its subtree
+ * units below it queued, all in parallel: on network storage each is a few
+ * round trips, and a shard has dozens.
+ */
+static void seed_plan_dir(struct walk *wk, struct vs_worker *w, const struct vs_split_dir *pd)
+{
+	struct vs_ctx *ctx = wk->ctx;
+	const struct vs_split *plan = &ctx->plan;
+	size_t k = (size_t)(pd - plan->dirs);
+	bool mine = owns_slice(pd, ctx->shard);
+	struct dir *d = NULL;
+	int fd, parent, r;
+
+	r = resolve(ctx, pd->path, pd->ino, &fd, &parent);
+	if (r == 0) {
+		if (parent >= 0) {
+			struct statx stx;
+
+			if (pd->owner[0] == ctx->shard)
+				seed_entry(wk, w, parent, base_name(pd->path), &stx);
+			close(parent);
+		}
+		d = dir_at(ctx, fd, pd->path, pd->ino);
+		if (!d) {
+			if (fd != ctx->root_fd)
+				close(fd);
+			r = -ENOMEM;
+		}
+	}
+	if (mine && r == 0) {
+		d->slices = pd;
+		atomic_fetch_add(&d->refs, 1);
+		if (push(wk, w, (struct task){d, NULL, NULL, NULL}) < 0) {
+			atomic_fetch_sub(&d->refs, 1);
+			r = -ENOMEM;
+		}
+	}
+	if (mine && r < 0)
+		vs_record_error(ctx, &w->c, ctx->root_fd, pd->path, r);
+	for (size_t i = 0; i < plan->n_subtrees; i++) {
+		const struct vs_split_subtree *st = &plan->subtrees[i];
+		int e = r;
+
+		if (wk->unit_dir[i] != k)
+			continue;
+		if (e == 0) {
+			atomic_fetch_add(&d->refs, 1);
+			if (push(wk, w, (struct task){d, NULL, st, NULL}) < 0) {
+				atomic_fetch_sub(&d->refs, 1);
+				e = -ENOMEM;
+			}
+		}
+		if (e < 0)
+			vs_record_error(ctx, &w->c, ctx->root_fd, st->path, e);
+	}
+	dir_unref(ctx, d);
+}
+
+/*
+ * The tasks a walk starts from: the root, or the directories of the plan
+ * this shard has a part in (its slices, or subtree units below them), to be
+ * reached by the workers. Returns how many were queued on worker 0's deque;
+ * a unit that cannot be reached is a failure of this shard (counted, with
+ * its path).
  */
 static long seed(struct walk *wk)
 {
 	struct vs_ctx *ctx = wk->ctx;
 	struct vs_worker *w = &ctx->workers[0];
 	const struct vs_split *plan = &ctx->plan;
-	struct dir **parents;
-	int *perr;
+	bool *needed;
 	long n = 0;
 
 	if (ctx->shards <= 1 || ctx->counting) {
@@ -806,57 +885,22 @@ static long seed(struct walk *wk)
 		}
 		return 1;
 	}
-	for (size_t i = 0; i < plan->n_dirs; i++) {
-		const struct vs_split_dir *pd = &plan->dirs[i];
-		bool mine = false;
-		int fd, parent, r;
-		struct dir *d;
-
-		for (unsigned j = 0; j < pd->k && !mine; j++)
-			mine = pd->owner[j] == ctx->shard;
-		if (!mine)
-			continue;
-		r = resolve(ctx, pd->path, pd->ino, &fd, &parent);
-		if (r < 0) {
-			vs_record_error(ctx, &w->c, ctx->root_fd, pd->path, r);
-			continue;
-		}
-		if (parent >= 0) {
-			struct statx stx;
-
-			/* a decomposed directory is its slice 0's */
-			if (pd->owner[0] == ctx->shard)
-				seed_entry(wk, w, parent, base_name(pd->path), &stx);
-			close(parent);
-		}
-		d = dir_at(ctx, fd, pd->path, pd->ino);
-		if (!d || dq_push(&wk->dq[0], (struct task){d, NULL}) < 0) {
-			if (fd != ctx->root_fd)
-				close(fd);
-			free(d);
-			return -ENOMEM;
-		}
-		d->slices = pd;
-		n++;
-	}
-	/* subtree units: each parent (a decomposed directory) reached once,
-	 * the units' own entries and reads left to the workers, in parallel:
-	 * a shard has dozens of units, each a few round trips */
-	parents = calloc(plan->n_dirs, sizeof(*parents));
-	perr = calloc(plan->n_dirs, sizeof(*perr));
-	if (!parents || !perr) {
-		free(parents);
-		free(perr);
+	wk->unit_dir = malloc((plan->n_subtrees ? plan->n_subtrees : 1) * sizeof(*wk->unit_dir));
+	needed = calloc(plan->n_dirs ? plan->n_dirs : 1, sizeof(*needed));
+	if (!wk->unit_dir || !needed) {
+		free(needed);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < plan->n_subtrees && n >= 0; i++) {
+	for (size_t k = 0; k < plan->n_dirs; k++)
+		needed[k] = owns_slice(&plan->dirs[k], ctx->shard);
+	/* each subtree unit's parent is a decomposed directory of the plan */
+	for (size_t i = 0; i < plan->n_subtrees; i++) {
 		const struct vs_split_subtree *st = &plan->subtrees[i];
 		size_t plen = (size_t)(base_name(st->path) - st->path), k;
-		int fd, parent;
 
+		wk->unit_dir[i] = SIZE_MAX;
 		if (st->shard != ctx->shard)
 			continue;
-		/* its parent is a decomposed directory of the plan */
 		plen -= plen > 0; /* the '/' before the name */
 		for (k = 0; k < plan->n_dirs; k++)
 			if (strlen(plan->dirs[k].path) == plen &&
@@ -866,38 +910,19 @@ static long seed(struct walk *wk)
 			vs_record_error(ctx, &w->c, ctx->root_fd, st->path, -ENOENT);
 			continue;
 		}
-		if (!parents[k] && !perr[k]) {
-			perr[k] = resolve(ctx, plan->dirs[k].path, plan->dirs[k].ino, &fd, &parent);
-			if (perr[k] == 0) {
-				if (parent >= 0)
-					close(parent);
-				parents[k] = dir_at(ctx, fd, "", 0);
-				if (!parents[k]) {
-					if (fd != ctx->root_fd)
-						close(fd);
-					n = -ENOMEM;
-					break;
-				}
-			}
-		}
-		if (perr[k]) {
-			vs_record_error(ctx, &w->c, ctx->root_fd, st->path, perr[k]);
+		wk->unit_dir[i] = k;
+		needed[k] = true;
+	}
+	for (size_t k = 0; k < plan->n_dirs; k++) {
+		if (!needed[k])
 			continue;
-		}
-		atomic_fetch_add(&parents[k]->refs, 1);
-		if (dq_push(&wk->dq[0], (struct task){parents[k], NULL, st}) < 0) {
-			atomic_fetch_sub(&parents[k]->refs, 1);
+		if (dq_push(&wk->dq[0], (struct task){NULL, NULL, NULL, &plan->dirs[k]}) < 0) {
 			n = -ENOMEM;
 			break;
 		}
 		n++;
 	}
-	/* the queued units keep their parents until they are done */
-	for (size_t k = 0; k < plan->n_dirs; k++)
-		if (parents[k])
-			dir_unref(ctx, parents[k]);
-	free(parents);
-	free(perr);
+	free(needed);
 	return n;
 }
 
@@ -985,6 +1010,7 @@ out:
 	pthread_cond_destroy(&wk.done_cond);
 	pthread_mutex_destroy(&wk.lock);
 	free(wk.dq);
+	free(wk.unit_dir);
 	free(args);
 	return r < 0 ? r : ctx->fatal;
 }
