@@ -112,18 +112,30 @@ enum vs_engine {
 	VS_ENGINE_SYNC = 2,
 };
 
+/* What a run is doing when it calls its progress callback. */
+enum vs_phase {
+	VS_PHASE_WALK = 0, /* changing the tree: the counters are the walk's */
+	/* a job's first shard counting the tree for the job's plan (getdents
+	 * only): entries counted so far; changed and failed are 0 */
+	VS_PHASE_COUNT = 1,
+	/* a shard waiting for the shard that counts to finish the plan */
+	VS_PHASE_WAIT = 2,
+};
+
 /* Counters handed to a progress callback. */
 struct vs_progress {
 	uint64_t entries;
 	uint64_t changed;
 	uint64_t failed;
-	double elapsed_s;
+	double elapsed_s; /* seconds since this phase began */
 	/* How many entries the walk will meet, roughly, when that is cheap to
 	 * know: the used inodes of the root's filesystem when the root is the
 	 * root of that filesystem (a PV usually is); for a shard of N, an Nth
 	 * of that. 0: unknown. entries may pass it (hard links count once per
-	 * name, --cross-mounts adds other filesystems). */
+	 * name, --cross-mounts adds other filesystems). While counting: the
+	 * whole tree's. */
 	uint64_t total_estimate;
+	enum vs_phase phase; /* a sharded run counts or waits before its walk */
 };
 
 /* Called from the thread that called vs_run, every progress_interval_ms. */

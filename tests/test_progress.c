@@ -6,6 +6,9 @@
  * walk starts at, and 0 (unknown) on a subdirectory, a bind mount of one,
  * or a filesystem that counts no inodes. The CLI's --progress=always line
  * shows "NN% (ETA mm:ss)" on a filesystem's root and entries/s elsewhere.
+ * A sharded run says what it does before its walk: the job's first shard
+ * that it counts the tree for the plan (with the whole tree's estimate),
+ * the others that they wait for that plan.
  * Each test runs in its own private mount namespace, on a tmpfs. The CLI
  * tests hold the walk at one directory with a fanotify permission event
  * until a progress line is out, so that nothing depends on the speed of the
@@ -125,30 +128,21 @@ Test(progress, no_estimate_without_an_inode_count)
 	cr_assert_eq(estimate(ram), 0, "ramfs counts no inodes");
 }
 
-/*
- * Runs volshift (argv) with stderr on a pipe. When it opens the gate
- * directory (to read it) the walk waits on a fanotify permission event
- * until a whole line has come on stderr: that line is returned (malloc'ed).
- * Then the walk goes on, and *ret_status is volshift's exit status.
- */
-static char *line_while_held(const char *gate, char *const argv[], int *ret_status)
-{
-	struct fanotify_event_metadata ev;
-	struct pollfd pfd;
-	char buf[4096];
-	size_t len = 0;
-	int fan, pipefd[2], status;
+/* A volshift run with its stderr on a pipe. */
+struct child {
 	pid_t pid;
+	int err; /* the read end of its stderr */
+};
 
-	fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
-	if (fan < 0)
-		cr_skip_test("no fanotify permission events here: %s", strerror(errno));
-	if (fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN_PERM | FAN_ONDIR, AT_FDCWD, gate) < 0)
-		cr_skip_test("cannot watch opens of %s: %s", gate, strerror(errno));
+static struct child start(char *const argv[])
+{
+	struct child c;
+	int pipefd[2];
+
 	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
+	c.pid = fork();
+	cr_assert_geq(c.pid, 0);
+	if (c.pid == 0) {
 		int devnull = open("/dev/null", O_RDWR);
 
 		dup2(devnull, 0);
@@ -158,39 +152,102 @@ static char *line_while_held(const char *gate, char *const argv[], int *ret_stat
 		_exit(127);
 	}
 	close(pipefd[1]);
+	c.err = pipefd[0];
+	return c;
+}
 
-	/* generous bounds, so that a broken build fails instead of hanging;
-	 * nothing is asserted on how long it takes */
-	pfd = (struct pollfd){.fd = fan, .events = POLLIN};
-	cr_assert_eq(poll(&pfd, 1, 120000), 1, "volshift did not open the gate directory");
-	cr_assert_eq(read(fan, &ev, sizeof(ev)), (ssize_t)sizeof(ev));
-	cr_assert(ev.mask & FAN_OPEN_PERM);
+/* Drains its stderr (so that it can finish) and returns its exit status. */
+static int finish(struct child *c)
+{
+	char buf[4096];
+	int status;
+
+	while (read(c->err, buf, sizeof(buf)) > 0)
+		;
+	close(c->err);
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Its first whole line on stderr (malloc'ed). Generous bounds, so that a
+ * broken build fails instead of hanging; nothing is asserted on time. */
+static char *first_line(struct child *c)
+{
+	char buf[4096];
+	size_t len = 0;
 
 	while (!memchr(buf, '\n', len)) {
+		struct pollfd pfd = {.fd = c->err, .events = POLLIN};
 		ssize_t n;
 
-		pfd = (struct pollfd){.fd = pipefd[0], .events = POLLIN};
 		cr_assert_eq(poll(&pfd, 1, 120000), 1, "no progress line while the walk waits");
-		n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len);
+		n = read(c->err, buf + len, sizeof(buf) - 1 - len);
 		cr_assert_gt(n, 0, "stderr closed: '%.*s'", (int)len, buf);
 		len += (size_t)n;
 		cr_assert_lt(len, sizeof(buf) - 1);
 	}
 	*(char *)memchr(buf, '\n', len) = '\0';
+	return strdup(buf);
+}
 
-	/* let the walk go on, then drain stderr so that volshift can finish */
-	cr_assert_eq(write(fan, &(struct fanotify_response){.fd = ev.fd, .response = FAN_ALLOW},
+/* A gate: a directory whose first open (to read it) waits until let go. */
+struct gate {
+	int fan;
+	int fd; /* the held open's, once held */
+};
+
+static struct gate gate_at(const char *path)
+{
+	struct gate g = {.fd = -1};
+
+	g.fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
+	if (g.fan < 0)
+		cr_skip_test("no fanotify permission events here: %s", strerror(errno));
+	if (fanotify_mark(g.fan, FAN_MARK_ADD, FAN_OPEN_PERM | FAN_ONDIR, AT_FDCWD, path) < 0)
+		cr_skip_test("cannot watch opens of %s: %s", path, strerror(errno));
+	return g;
+}
+
+/* Returns once a walk has opened the gate and waits there. */
+static void gate_held(struct gate *g)
+{
+	struct fanotify_event_metadata ev;
+	struct pollfd pfd = {.fd = g->fan, .events = POLLIN};
+
+	cr_assert_eq(poll(&pfd, 1, 120000), 1, "volshift did not open the gate directory");
+	cr_assert_eq(read(g->fan, &ev, sizeof(ev)), (ssize_t)sizeof(ev));
+	cr_assert(ev.mask & FAN_OPEN_PERM);
+	g->fd = ev.fd;
+}
+
+/* Lets the held walk go on; later opens are not watched. */
+static void gate_open(struct gate *g)
+{
+	cr_assert_eq(write(g->fan, &(struct fanotify_response){.fd = g->fd, .response = FAN_ALLOW},
 	                   sizeof(struct fanotify_response)),
 	             (ssize_t)sizeof(struct fanotify_response));
-	close(ev.fd);
-	close(fan);
-	while (read(pipefd[0], buf + len, sizeof(buf) - 1 - len) > 0)
-		len = strlen(buf) + 1; /* keep the first line, drop the rest */
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	return strdup(buf);
+	close(g->fd);
+	close(g->fan);
+}
+
+/*
+ * Runs volshift (argv). When it opens the gate directory (to read it) the
+ * walk waits until a whole line has come on stderr: that line is returned
+ * (malloc'ed). Then the walk goes on, and *ret_status is volshift's exit
+ * status.
+ */
+static char *line_while_held(const char *gate, char *const argv[], int *ret_status)
+{
+	struct gate g = gate_at(gate);
+	struct child c = start(argv);
+	char *line;
+
+	gate_held(&g);
+	line = first_line(&c);
+	gate_open(&g);
+	*ret_status = finish(&c);
+	return line;
 }
 
 Test(progress, cli_shows_a_percentage_on_a_filesystem_root)
@@ -233,5 +290,62 @@ Test(progress, cli_shows_entries_per_second_below_the_root)
 	cr_assert_eq(sscanf(line, "volshift: %llu entries processed in ", &n), 1, "'%s'", line);
 	cr_assert_not(strchr(line, '%'), "no percentage below a filesystem's root: '%s'", line);
 	cr_assert(tu_contains(line, "/s)"), "entries/s: '%s'", line);
+	free(line);
+}
+
+/* The first shard of a job counts the tree before its walk: held in the
+ * count, it says so, with the whole tree's estimate. */
+Test(progress, cli_shows_a_shard_counting_for_the_plan)
+{
+	unsigned long long n, total;
+	char *line;
+	int st;
+
+	setup_tmpfs();
+	char *argv[] = {
+	    VS_BIN,     "shift", "--map", "0:524288:65536", "--shard", "0/2", "--progress=always",
+	    "--jobs=2", fs,      NULL};
+	line = line_while_held(tu_path(fs, "gate"), argv, &st);
+	cr_log_info("progress line: %s", line);
+	cr_assert_eq(st, 0, "volshift exited %d", st);
+	cr_assert_eq(
+	    sscanf(line,
+	           "volshift: counting the tree for the job's plan: %llu of ~%llu entries in ", &n,
+	           &total),
+	    2, "'%s'", line);
+	cr_assert_lt(n, total, "%s", line);
+	free(line);
+}
+
+/* The other shards wait for that plan: one held in its count, another
+ * started meanwhile says that it waits, and both finish the job. */
+Test(progress, cli_shows_a_shard_waiting_for_the_plan)
+{
+	char *first[] = {
+	    VS_BIN,     "shift", "--map", "0:524288:65536", "--shard", "0/2", "--progress=never",
+	    "--jobs=2", fs,      NULL};
+	char *second[] = {
+	    VS_BIN,     "shift", "--map", "0:524288:65536", "--shard", "1/2", "--progress=always",
+	    "--jobs=2", fs,      NULL};
+	struct child a, b;
+	struct gate g;
+	char *line;
+	struct stat st;
+
+	setup_tmpfs();
+	g = gate_at(tu_path(fs, "gate"));
+	a = start(first);
+	gate_held(&g);
+	b = start(second);
+	line = first_line(&b);
+	cr_log_info("progress line: %s", line);
+	cr_assert(tu_contains(line, "volshift: waiting ") &&
+	              tu_contains(line, " s for the job's plan"),
+	          "'%s'", line);
+	gate_open(&g);
+	cr_assert_eq(finish(&a), 0);
+	cr_assert_eq(finish(&b), 0);
+	cr_assert_eq(stat(fs, &st), 0);
+	cr_assert_eq(st.st_uid, 524288, "the job did not finish its root");
 	free(line);
 }

@@ -307,6 +307,10 @@ struct progress {
 	double next_line; /* non-tty: when the next line is due */
 	bool drew;        /* tty: a line is on screen */
 	unsigned percent; /* the highest shown: a percentage never goes back */
+	/* a sharded run's phases (counting, waiting, walking) each give their
+	 * own elapsed time: the phases before this one took before_s */
+	enum vs_phase phase;
+	double before_s, phase_s;
 };
 
 /* "42% (ETA 01:10), 12345 of ~29000 entries" when the library knows about
@@ -338,14 +342,53 @@ static void progress_count(struct progress *ps, const struct vs_progress *p, dou
 	         (unsigned long long)p->entries, (unsigned long long)total);
 }
 
+/* A sharded run before its walk: the first shard counts the tree for the
+ * job's plan, the others wait for it. */
+static void progress_phase(struct progress *ps, const struct vs_progress *p)
+{
+	char what[160], total[40] = "";
+
+	if (p->phase == VS_PHASE_COUNT) {
+		if (p->total_estimate)
+			snprintf(total, sizeof(total), " of ~%llu",
+			         (unsigned long long)p->total_estimate);
+		snprintf(what, sizeof(what),
+		         "counting the tree for the job's plan: %llu%s entries in %.0f s",
+		         (unsigned long long)p->entries, total, p->elapsed_s);
+	} else {
+		snprintf(
+		    what, sizeof(what),
+		    "waiting %.0f s for the job's plan (the shard that found none counts the tree)",
+		    p->elapsed_s);
+	}
+	if (ps->tty) {
+		fprintf(stderr, "\r\033[Kvolshift: %s", what);
+		ps->drew = true;
+		return;
+	}
+	fprintf(stderr, "volshift: %s\n", what);
+}
+
 static void on_progress(const struct vs_progress *p, void *userdata)
 {
 	struct progress *ps = userdata;
 	double rate = p->elapsed_s > 0 ? (double)p->entries / p->elapsed_s : 0;
 	char count[96];
 
-	if (!ps->tty && !ps->always && p->elapsed_s < ps->next_line)
+	/* each phase times itself; a log line is due by the whole run's time */
+	if (p->phase != ps->phase) {
+		ps->before_s += ps->phase_s;
+		ps->phase = p->phase;
+	}
+	ps->phase_s = p->elapsed_s;
+	if (!ps->tty && !ps->always && ps->before_s + p->elapsed_s < ps->next_line)
 		return;
+	if (!ps->tty)
+		ps->next_line = ps->before_s + p->elapsed_s + 60;
+	if (p->phase != VS_PHASE_WALK) {
+		progress_phase(ps, p);
+		return;
+	}
 	progress_count(ps, p, rate, count, sizeof(count));
 	if (ps->tty) {
 		fprintf(stderr, "\r\033[Kvolshift: %s (%.0f/s), %llu changed, %llu failed", count,
@@ -357,7 +400,6 @@ static void on_progress(const struct vs_progress *p, void *userdata)
 	fprintf(stderr, "volshift: %s processed in %.0f s (%.0f/s), %llu changed, %llu failed\n",
 	        count, p->elapsed_s, rate, (unsigned long long)p->changed,
 	        (unsigned long long)p->failed);
-	ps->next_line = p->elapsed_s + 60;
 }
 
 /* Progress on stderr as --progress and --quiet ask, for the job about to run. */

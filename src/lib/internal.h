@@ -213,6 +213,15 @@ struct vs_ctx {
 	size_t n_count, cap_count;
 	uint64_t count_min;
 	bool counting;
+	atomic_uint_fast64_t counted; /* entries counted so far */
+
+	/* progress, when the job asks for it (run.c): called on the calling
+	 * thread while it counts or waits for a plan too */
+	void (*tick)(struct vs_ctx *ctx, void *userdata);
+	void *tick_data;
+	unsigned tick_ms;
+	enum vs_phase phase;
+	double phase_start; /* vs_now_s() when it began */
 };
 
 /* Counters each worker keeps alone and the run adds up at the end. */
@@ -376,6 +385,13 @@ void vs_journal_clear_all(struct vs_ctx *ctx);
 /* Counts the tree below ctx->root_fd (getdents only) into ctx->count; the
  * root's record has path "". 0 or -errno. */
 int vs_count(struct vs_ctx *ctx, const struct vs_engine_ops *engine);
+
+/* ------------------------------------------------------------- run.c */
+
+/* Seconds on the monotonic clock. */
+double vs_now_s(void);
+/* What the run does now, for its progress callback: from now on. */
+void vs_set_phase(struct vs_ctx *ctx, enum vs_phase phase);
 
 /* Walks everything below ctx->root_fd (not the root itself), or for a
  * sharded run this shard's units of ctx->plan, calling tick

@@ -27,7 +27,7 @@ void vs_job_init(struct vs_job *job, enum vs_mode mode)
 	job->engine = VS_ENGINE_AUTO;
 }
 
-static double now_s(void)
+double vs_now_s(void)
 {
 	struct timespec ts;
 
@@ -211,28 +211,43 @@ static void sum_counters(const struct vs_ctx *ctx, struct vs_counters *t)
 }
 
 struct tick_state {
-	double start;
 	bool estimated;          /* total_estimate was looked up */
-	uint64_t total_estimate; /* vs_progress.total_estimate */
+	uint64_t total_estimate; /* vs_walk_estimate: the whole tree's */
 };
+
+void vs_set_phase(struct vs_ctx *ctx, enum vs_phase phase)
+{
+	ctx->phase = phase;
+	ctx->phase_start = vs_now_s();
+}
 
 static void tick(struct vs_ctx *ctx, void *userdata)
 {
 	struct tick_state *ts = userdata;
 	struct vs_counters t;
-	struct vs_progress p;
+	struct vs_progress p = {.phase = ctx->phase};
 
 	/* at the first tick, not before: a run too short for progress never
 	 * pays for reading mountinfo */
 	if (!ts->estimated) {
 		ts->total_estimate = vs_walk_estimate(ctx->root_fd);
-		/* a shard meets its part: the plan makes them about equal */
-		ts->total_estimate /= ctx->shards;
 		ts->estimated = true;
 	}
-	sum_counters(ctx, &t);
-	p = (struct vs_progress){t.entries, t.changed, t.failed, now_s() - ts->start,
-	                         ts->total_estimate};
+	p.elapsed_s = vs_now_s() - ctx->phase_start;
+	switch (ctx->phase) {
+	case VS_PHASE_COUNT:
+		p.entries = atomic_load_explicit(&ctx->counted, memory_order_relaxed);
+		p.total_estimate = ts->total_estimate;
+		break;
+	case VS_PHASE_WAIT:
+		break;
+	case VS_PHASE_WALK:
+		sum_counters(ctx, &t);
+		p.entries = t.entries, p.changed = t.changed, p.failed = t.failed;
+		/* a shard meets its part: the plan makes them about equal */
+		p.total_estimate = ts->total_estimate / ctx->shards;
+		break;
+	}
 	ctx->job->progress(&p, ctx->job->progress_userdata);
 }
 
@@ -268,11 +283,19 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 	struct vs_ctx ctx = {.job = job, .root_fd = -1, .job_fd = -1};
 	bool sharded = job->shards > 1;
 	const struct vs_engine_ops *engine;
-	struct tick_state ts = {.start = now_s()};
+	struct tick_state ts = {0};
+	double start = vs_now_s();
 	struct vs_counters t, root_c = {0};
 	struct statx root;
 	bool slow;
 	int e;
+
+	ctx.phase_start = start;
+	if (job->progress) {
+		ctx.tick = tick;
+		ctx.tick_data = &ts;
+		ctx.tick_ms = job->progress_interval_ms ? job->progress_interval_ms : 1000;
+	}
 
 	memset(r, 0, sizeof(*r));
 	r->mode = vs_mode_name(job->mode);
@@ -378,8 +401,7 @@ int vs_run_at(int dirfd, const struct vs_job *job, struct vs_report *r)
 			goto stop;
 	}
 
-	e = vs_walk(&ctx, engine, job->progress ? tick : NULL, &ts,
-	            job->progress_interval_ms ? job->progress_interval_ms : 1000);
+	e = vs_walk(&ctx, engine, ctx.tick, ctx.tick_data, ctx.tick_ms);
 	sum_counters(&ctx, &t);
 
 	/* the root last, and only when everything below it is done: by this
@@ -425,7 +447,7 @@ stop:
 	}
 	vs_shardjob_close(&ctx);
 out:
-	r->elapsed_s = now_s() - ts.start;
+	r->elapsed_s = vs_now_s() - start;
 	free(ctx.workers);
 	free(ctx.journal);
 	vs_state_fini(&ctx.state);

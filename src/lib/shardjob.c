@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "macros.h"
@@ -195,6 +196,36 @@ static int load_plan(struct vs_ctx *ctx, const struct job_file *jf)
 	return r;
 }
 
+/*
+ * Takes the job file's lock, which the shard making the plan holds while it
+ * counts. With progress wanted, a shard that finds it taken says that it
+ * waits, and asks again after 10 ms, 20 ms, ... up to a second (on network
+ * storage each ask is a round trip); without, it blocks until it is free.
+ */
+static int lock_job(struct vs_ctx *ctx)
+{
+	const double every = (ctx->tick_ms ? ctx->tick_ms : 1000) / 1000.0;
+	long pause_ns = 10 * 1000000L;
+	double next = 0;
+	int e;
+
+	if (!ctx->tick)
+		return lock_at(ctx->job_fd, 0, true, F_WRLCK);
+	vs_set_phase(ctx, VS_PHASE_WAIT);
+	while ((e = lock_at(ctx->job_fd, 0, false, F_WRLCK)) == -EAGAIN || e == -EACCES) {
+		double now = vs_now_s();
+
+		if (now >= next) {
+			ctx->tick(ctx, ctx->tick_data);
+			next = now + every;
+		}
+		nanosleep(&(struct timespec){0, pause_ns}, NULL);
+		pause_ns = pause_ns * 2 < 1000000000L ? pause_ns * 2 : 999999999L;
+	}
+	vs_set_phase(ctx, VS_PHASE_WALK);
+	return e;
+}
+
 int vs_shardjob_begin(struct vs_ctx *ctx, const struct vs_engine_ops *engine, struct vs_report *r)
 {
 	struct job_file jf;
@@ -212,7 +243,7 @@ int vs_shardjob_begin(struct vs_ctx *ctx, const struct vs_engine_ops *engine, st
 	if (ctx->job_fd < 0)
 		return vs_fail(r, VS_STATUS_CANNOT_START, ctx->job_fd,
 		               "cannot open the shard job file: %s", strerror(-ctx->job_fd));
-	e = lock_at(ctx->job_fd, 0, true, F_WRLCK);
+	e = lock_job(ctx);
 	if (e == 0)
 		e = read_job(ctx->job_fd, ctx->shards, &jf);
 	if (e == 0 && jf.plan_len == 0) {

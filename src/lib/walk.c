@@ -535,6 +535,7 @@ static void count_entry(struct walk *wk, struct vs_worker *w, struct dir *d, con
 	if (d->borrowed_fd && !strcmp(name, VS_STATE_DIR))
 		return;
 	atomic_fetch_add(&d->size, 1);
+	atomic_fetch_add_explicit(&ctx->counted, 1, memory_order_relaxed);
 	if (type == DT_UNKNOWN) {
 		struct statx s;
 
@@ -1021,7 +1022,9 @@ int vs_count(struct vs_ctx *ctx, const struct vs_engine_ops *engine)
 
 	ctx->counting = true;
 	ctx->count_min = 16;
-	r = vs_walk(ctx, engine, NULL, NULL, 1000);
+	vs_set_phase(ctx, VS_PHASE_COUNT);
+	r = vs_walk(ctx, engine, ctx->tick, ctx->tick_data, ctx->tick_ms);
+	vs_set_phase(ctx, VS_PHASE_WALK);
 	ctx->counting = false;
 	return r;
 }
