@@ -14,9 +14,10 @@
  * volshift keeps on a volume (the records of a sharded job, its crash notes
  * and marks where there are no xattrs): mkdir, create, open, read, write,
  * flush, fsync, truncate, rename, unlink, rmdir and POSIX locks, all passed
- * through to the backing files. Each request waits --delay-us (1000)
- * before it is served, by up to --threads (128) threads at once, so that
- * concurrent requests overlap their delays as on a network filesystem.
+ * through to the backing files. Each request is answered --delay-us (1000)
+ * after it came, and requests overlap their delays as on a network
+ * filesystem: it is served at once (by up to --threads (128) threads) and
+ * its reply waits in a queue, so that no thread sleeps through a delay.
  * Forgets are not delayed: the kernel does not wait for them.
  *
  * --max-inflight N: at most N requests of this mount are being served (their
@@ -180,30 +181,197 @@ static const char *const kind_names[K_MAX] = {
 static atomic_ulong served[K_MAX];
 
 /*
- * The slot table of --max-inflight: a request takes a slot before its delay
- * and gives it back once its reply is written. Every reply of a delayed
- * request leaves through io_writev on the thread that served it, which is
- * where the slot is freed: no reply path of an op can forget to.
+ * The round trip. A request is served at once, on the thread that read it,
+ * and its reply waits in a queue until its delay has passed since the
+ * request came; one thread writes the replies that are due. A thread then
+ * never sleeps through the delay: it reads the next request, and a batch
+ * of replies due together costs one wake-up, so the CPU time per request
+ * (which on a small machine is shared with the clients: bench/run's shards
+ * scenario) stays near what the passthrough itself costs.
+ *
+ * The slot table of --max-inflight: a request takes a slot before it is
+ * served and gives it back once its reply is written. Every reply of a
+ * delayed request leaves through io_writev on the thread that served it,
+ * which queues it with its slot: no reply path of an op can forget to.
  */
 static sem_t slots;
 static bool slots_limited;
 static atomic_int inflight, inflight_peak;
-static __thread bool serving; /* this thread holds a request (and a slot) */
+static __thread bool serving;        /* this thread holds a request (and a slot) */
+static __thread uint64_t arrived_ns; /* when it came */
 
-static void end_request(void)
+struct reply {
+	uint64_t due_ns;
+	uint64_t seq; /* replies due at once leave in the order they came */
+	int fd;
+	size_t len;
+	char data[];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+	struct reply **heap; /* a min-heap by (due_ns, seq) */
+	size_t n, cap;
+	uint64_t seq;
+} replies = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t mono_ns(void)
 {
-	if (!serving)
-		return;
-	serving = false;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool reply_before(const struct reply *a, const struct reply *b)
+{
+	return a->due_ns < b->due_ns || (a->due_ns == b->due_ns && a->seq < b->seq);
+}
+
+/* Under replies.lock. */
+static void heap_push(struct reply *r)
+{
+	size_t i = replies.n++;
+
+	while (i > 0 && reply_before(r, replies.heap[(i - 1) / 2])) {
+		replies.heap[i] = replies.heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	replies.heap[i] = r;
+}
+
+/* Under replies.lock, with replies.n > 0. */
+static struct reply *heap_pop(void)
+{
+	struct reply *top = replies.heap[0], *last = replies.heap[--replies.n];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= replies.n)
+			break;
+		if (c + 1 < replies.n && reply_before(replies.heap[c + 1], replies.heap[c]))
+			c++;
+		if (!reply_before(replies.heap[c], last))
+			break;
+		replies.heap[i] = replies.heap[c];
+		i = c;
+	}
+	if (replies.n)
+		replies.heap[i] = last;
+	return top;
+}
+
+static void release_slot(void)
+{
 	atomic_fetch_sub(&inflight, 1);
 	if (slots_limited)
 		sem_post(&slots);
 }
 
-/* The round trip: every answer waits for it. */
+/* Writes the replies that are due, as they fall due. */
+static void *reply_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&replies.lock);
+	for (;;) {
+		uint64_t now = mono_ns();
+		struct reply *r;
+
+		if (replies.n == 0) {
+			pthread_cond_wait(&replies.cond, &replies.lock);
+			continue;
+		}
+		if (replies.heap[0]->due_ns > now) {
+			uint64_t due = replies.heap[0]->due_ns;
+			struct timespec ts = {(time_t)(due / 1000000000u),
+			                      (long)(due % 1000000000u)};
+
+			pthread_cond_timedwait(&replies.cond, &replies.lock, &ts);
+			continue;
+		}
+		r = heap_pop();
+		pthread_mutex_unlock(&replies.lock);
+		/* an interrupted request's reply fails with ENOENT: nothing waits */
+		(void)write(r->fd, r->data, r->len);
+		release_slot();
+		free(r);
+		pthread_mutex_lock(&replies.lock);
+	}
+	return NULL;
+}
+
+static void start_reply_thread(void)
+{
+	pthread_condattr_t ca;
+	pthread_t t;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&replies.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&t, NULL, reply_thread, NULL) != 0) {
+		fprintf(stderr, "latfs: cannot start the reply thread\n");
+		exit(1);
+	}
+	pthread_detach(t);
+}
+
+/* Queues the reply in iov for when its request's delay has passed. Returns
+ * its length, or -1 (errno ENOMEM) when it cannot be kept. */
+static ssize_t queue_reply(int fd, const struct iovec *iov, int count)
+{
+	size_t len = 0, off = 0;
+	struct reply *r;
+
+	for (int i = 0; i < count; i++)
+		len += iov[i].iov_len;
+	r = malloc(sizeof(*r) + len);
+	if (!r)
+		return -1;
+	for (int i = 0; i < count; i++) {
+		memcpy(r->data + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	r->fd = fd;
+	r->len = len;
+	r->due_ns = arrived_ns + (uint64_t)delay.tv_sec * 1000000000u + (uint64_t)delay.tv_nsec;
+	pthread_mutex_lock(&replies.lock);
+	if (replies.n == replies.cap) {
+		size_t cap = replies.cap ? 2 * replies.cap : 256;
+		struct reply **h = realloc(replies.heap, cap * sizeof(*h));
+
+		if (!h) {
+			pthread_mutex_unlock(&replies.lock);
+			free(r);
+			return -1;
+		}
+		replies.heap = h;
+		replies.cap = cap;
+	}
+	r->seq = replies.seq++;
+	heap_push(r);
+	/* a new earliest reply: the writer may be waiting for a later one */
+	if (replies.heap[0] == r)
+		pthread_cond_signal(&replies.cond);
+	pthread_mutex_unlock(&replies.lock);
+	serving = false; /* the slot goes with the reply */
+	return (ssize_t)len;
+}
+
+/* A request that gets no reply (a forget) gives its slot back here. */
+static void end_request(void)
+{
+	if (!serving)
+		return;
+	serving = false;
+	release_slot();
+}
+
 static void begin_request(enum kind k)
 {
-	struct timespec left = delay;
 	int now, peak;
 
 	end_request(); /* a request before that had no reply: not ours to hold */
@@ -211,13 +379,12 @@ static void begin_request(enum kind k)
 		while (sem_wait(&slots) < 0)
 			;
 	serving = true;
+	arrived_ns = mono_ns();
 	now = atomic_fetch_add(&inflight, 1) + 1;
 	peak = atomic_load(&inflight_peak);
 	while (now > peak && !atomic_compare_exchange_weak(&inflight_peak, &peak, now))
 		;
 	atomic_fetch_add(&served[k], 1);
-	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) == EINTR)
-		;
 }
 
 /* ------------------------------------------------------------- faults */
@@ -1154,6 +1321,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		((struct fuse_init_out *)iov[1].iov_base)->flags |= init_flags;
 		init_unique = 0;
 	}
+	if (serving && (n = queue_reply(fd, iov, count)) >= 0)
+		return n;
 	n = writev(fd, iov, count);
 	end_request(); /* the reply is out: the request's slot is free */
 	return n;
@@ -1382,6 +1551,7 @@ int main(int argc, char **argv)
 		umount2(mnt, MNT_DETACH);
 		return 1;
 	}
+	start_reply_thread(); /* after the fork of fuse_daemonize */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
