@@ -32,4 +32,7 @@ const struct vs_engine_ops vs_engine_sync = {
     .init = sync_init,
     .fini = sync_fini,
     .stat_batch = sync_stat_batch,
+    /* its calls go one after another: a batch gains nothing, and a worker
+     * falling idle gets a share of the rest after every entry */
+    .window = 1,
 };

@@ -271,6 +271,8 @@ const struct vs_engine_ops vs_engine_uring = {
     .init = uring_init,
     .fini = uring_fini,
     .stat_batch = uring_stat_batch,
+    /* the statx of a window are in flight at once */
+    .window = 32,
 };
 
 int vs_uring_probe(void)

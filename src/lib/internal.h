@@ -298,6 +298,9 @@ struct vs_engine_ops {
 	void (*fini)(struct vs_worker *w);
 	/* fills d[i].stx / d[i].err for d[0..n) relative to dirfd */
 	void (*stat_batch)(struct vs_worker *w, int dirfd, struct vs_dent *d, unsigned n);
+	/* entries it is given at once, between two looks of the walker for
+	 * idle workers to share the rest with (walk.c) */
+	unsigned window;
 };
 
 extern const struct vs_engine_ops vs_engine_sync;

@@ -393,8 +393,6 @@ static int offload_chunk(struct walk *wk, struct vs_worker *w, struct dir *d,
  * the pieces are what keeps every worker's requests in flight.
  */
 #define VS_PIECE_MIN 8
-/* Entries stat'ed at once between two looks for idle workers. */
-#define VS_WINDOW 32
 
 /*
  * Shares the entries still to do, w->dents[at..n), with the workers that
@@ -422,21 +420,23 @@ static unsigned share(struct walk *wk, struct vs_worker *w, struct dir *d, unsig
 }
 
 /*
- * Processes w->dents[0..n), a window at a time: a worker that falls idle
- * meanwhile (its own part done; the end of a walk, a shard's small
- * directories) gets a share of what is left, so one directory does not keep
- * one worker busy while the others wait.
+ * Processes w->dents[0..n), a window (the engine's) at a time: a worker that
+ * falls idle meanwhile (its own part done; the end of a walk, a shard's
+ * small directories) gets a share of what is left, so one directory does
+ * not keep one worker busy while the others wait.
  */
 static void process_chunk(struct walk *wk, struct vs_worker *w, struct dir *d, unsigned n)
 {
 	struct vs_ctx *ctx = wk->ctx;
+	const unsigned win = wk->engine->window ? wk->engine->window : 1;
 
 	for (unsigned at = 0; at < n;) {
 		unsigned end;
 
 		n = share(wk, w, d, at, n);
-		/* no window smaller than a piece: a lone entry would go plain */
-		end = n - at >= VS_WINDOW + VS_PIECE_MIN ? at + VS_WINDOW : n;
+		/* no last window smaller than a piece: the ring sends a lone
+		 * entry plain */
+		end = n - at >= win + VS_PIECE_MIN ? at + win : n;
 		wk->engine->stat_batch(w, d->fd, &w->dents[at], end - at);
 		ctr_add(&w->c.statx, end - at);
 		for (unsigned i = at; i < end; i++) {
