@@ -5,7 +5,8 @@
  * each metadata operation is a round trip (bench/run's "slow" cache state),
  * and that fails chosen requests on demand (tests/test_faults.c).
  *
- *   latfs [--delay-us N] [--threads N] [--max-inflight N] [--xattrs | --no-xattrs]
+ *   latfs [--delay-us N] [--threads N] [--max-inflight N] [--max-fds N]
+ *         [--xattrs | --no-xattrs]
  *         [--readdirplus] [--fail RULE]... [--stats] [--foreground] [--debug]
  *         BACKING MOUNTPOINT
  *
@@ -88,8 +89,10 @@
  *
  * Each kernel inode is one backing inode, pinned by an O_PATH|O_NOFOLLOW fd
  * and found again by (st_dev, st_ino), so hard links are one inode as on the
- * backing filesystem. Nothing in the backing tree is followed: symlinks are
- * entries of their own.
+ * backing filesystem. Past --max-fds inodes (half the nofile limit), an
+ * inode is kept by its file handle instead and opened for each request:
+ * a 100k-file tree needs no 100k fds. Nothing in the backing tree is
+ * followed: symlinks are entries of their own.
  */
 #define FUSE_USE_VERSION 312
 
@@ -126,7 +129,10 @@
 struct node {
 	dev_t dev;
 	ino_t ino;
-	int fd;     /* O_PATH|O_NOFOLLOW on the backing entry */
+	/* O_PATH|O_NOFOLLOW on the backing entry; -1 past the fd budget, where
+	 * the node keeps a file handle and opens it for each request */
+	int fd;
+	struct file_handle *fh;
 	int dir_fd; /* symlinks: O_PATH on the directory it was found in, else -1 */
 	char *name; /* the name it was first looked up by; "/" for the root */
 	bool is_symlink;
@@ -361,6 +367,8 @@ static ssize_t queue_reply(int fd, const struct iovec *iov, int count)
 	return (ssize_t)len;
 }
 
+static void close_req_fds(void);
+
 /* A request that gets no reply (a forget) gives its slot back here. */
 static void end_request(void)
 {
@@ -375,6 +383,7 @@ static void begin_request(enum kind k)
 	int now, peak;
 
 	end_request(); /* a request before that had no reply: not ours to hold */
+	close_req_fds();
 	if (slots_limited)
 		while (sem_wait(&slots) < 0)
 			;
@@ -597,11 +606,103 @@ static int node_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* The path that reaches a node's own inode through its O_PATH fd, for the
- * calls that have no fd or AT_EMPTY_PATH form; never used on a symlink. */
-static void proc_path(const struct node *n, char buf[static 32])
+/*
+ * Pinning every inode the kernel knows by an fd needs a tree's worth of fds,
+ * more than a machine's nofile limit allows for a big tree (the full
+ * bench's 100k files). Past --max-fds (half the nofile limit), a node keeps
+ * a file handle instead (name_to_handle_at), and a request opens it
+ * (open_by_handle_at, as root may) for as long as it runs: until its reply
+ * is written or queued. A node whose inode was removed meanwhile then gets
+ * ESTALE, as on NFS.
+ */
+static long fd_budget;    /* node fds that may be kept; 0: all */
+static int mount_fd = -1; /* the backing directory, opened for reading:
+                           * open_by_handle_at takes no O_PATH fd */
+static atomic_long node_fds;
+
+/* The fds this thread's request opened from handles. */
+static __thread struct {
+	const struct node *n;
+	int fd;
+} req_fds[8];
+static __thread unsigned n_req_fds;
+
+static void close_req_fds(void)
 {
-	snprintf(buf, 32, "/proc/self/fd/%d", n->fd);
+	while (n_req_fds)
+		close(req_fds[--n_req_fds].fd);
+}
+
+/* An O_PATH fd on the node's inode for this request, or -1 (errno set). */
+static int node_fd(const struct node *n)
+{
+	int fd;
+
+	if (n->fd >= 0)
+		return n->fd;
+	for (unsigned i = 0; i < n_req_fds; i++)
+		if (req_fds[i].n == n)
+			return req_fds[i].fd;
+	if (n_req_fds == sizeof(req_fds) / sizeof(req_fds[0])) {
+		errno = EMFILE;
+		return -1;
+	}
+	fd = open_by_handle_at(mount_fd, n->fh, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		req_fds[n_req_fds++] = (typeof(req_fds[0])){n, fd};
+	return fd;
+}
+
+/* Past the fd budget: fd becomes a file handle (closed), when it can. */
+static void keep_node_fd(struct node *n, int fd)
+{
+	struct file_handle probe = {.handle_bytes = 0}, *fh;
+	int mount_id;
+
+	n->fd = fd;
+	if (!fd_budget || n->is_symlink || mount_fd < 0 ||
+	    atomic_fetch_add(&node_fds, 1) < fd_budget)
+		return;
+	atomic_fetch_sub(&node_fds, 1);
+	if (name_to_handle_at(fd, "", &probe, &mount_id, AT_EMPTY_PATH) == 0 || errno != EOVERFLOW)
+		goto keep;
+	fh = malloc(sizeof(*fh) + probe.handle_bytes);
+	if (!fh)
+		goto keep;
+	fh->handle_bytes = probe.handle_bytes;
+	if (name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0) {
+		free(fh);
+		goto keep;
+	}
+	n->fh = fh;
+	n->fd = -1;
+	close(fd);
+	return;
+keep: /* no handles here: the fd it is, over budget */
+	atomic_fetch_add(&node_fds, 1);
+}
+
+static void drop_node_fd(struct node *n)
+{
+	if (n->fd >= 0) {
+		close(n->fd);
+		if (fd_budget && !n->is_symlink)
+			atomic_fetch_sub(&node_fds, 1);
+	}
+	free(n->fh);
+}
+
+/* The path that reaches a node's own inode through its O_PATH fd, for the
+ * calls that have no fd or AT_EMPTY_PATH form; never used on a symlink.
+ * False (errno set) when the node's inode cannot be reached. */
+static bool proc_path(const struct node *n, char buf[static 32])
+{
+	int fd = node_fd(n);
+
+	if (fd < 0)
+		return false;
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+	return true;
 }
 
 /* Looks NAME up in PARENT and takes one kernel reference on its node.
@@ -612,7 +713,9 @@ static int lookup_ref(struct node *parent, const char *name, struct fuse_entry_p
 	int fd, err;
 
 	memset(e, 0, sizeof(*e));
-	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = node_fd(parent);
+	if (fd >= 0)
+		fd = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
 	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
@@ -641,19 +744,19 @@ static int lookup_ref(struct node *parent, const char *name, struct fuse_entry_p
 		close(fd);
 		n = *slot;
 	} else {
-		n->fd = fd;
 		n->is_symlink = S_ISLNK(e->attr.st_mode);
+		keep_node_fd(n, fd);
 		n->name = strdup(name);
 		if (n->is_symlink)
-			n->dir_fd = fcntl(parent->fd, F_DUPFD_CLOEXEC, 0);
+			n->dir_fd = fcntl(node_fd(parent), F_DUPFD_CLOEXEC, 0);
 		if (!n->name || (n->is_symlink && n->dir_fd < 0)) {
 			tdelete(n, &table, node_cmp);
 			pthread_mutex_unlock(&table_lock);
 			if (n->dir_fd >= 0)
 				close(n->dir_fd);
+			drop_node_fd(n);
 			free(n->name);
 			free(n);
-			close(fd);
 			return ENOMEM;
 		}
 	}
@@ -675,7 +778,7 @@ static void unref(fuse_ino_t ino, uint64_t count)
 	n->nlookup -= count;
 	if (n->nlookup == 0) {
 		tdelete(n, &table, node_cmp);
-		close(n->fd);
+		drop_node_fd(n);
 		if (n->dir_fd >= 0)
 			close(n->dir_fd);
 		free(n->name);
@@ -730,7 +833,9 @@ static void reply_attr(fuse_req_t req, const struct node *n)
 {
 	struct stat st;
 
-	if (fstatat(n->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	int fd = node_fd(n);
+
+	if (fd < 0 || fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_attr(req, &st, CACHE_TIMEOUT);
@@ -766,9 +871,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		proc_path(n, proc);
 		if (fi ? ftruncate((int)fi->fh, attr->st_size) < 0
-		       : truncate(proc, attr->st_size) < 0) {
+		       : !proc_path(n, proc) || truncate(proc, attr->st_size) < 0) {
 			fuse_reply_err(req, errno);
 			return;
 		}
@@ -788,14 +892,16 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
 		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
 
-		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int fd = node_fd(n);
+
+		if (fd < 0 || fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 			fuse_reply_err(req, errno);
 			return;
 		}
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
-		proc_path(n, proc);
-		if (n->is_symlink || chmod(proc, attr->st_mode & 07777) < 0) {
+		if (n->is_symlink || !proc_path(n, proc) ||
+		    chmod(proc, attr->st_mode & 07777) < 0) {
 			fuse_reply_err(req, n->is_symlink ? EOPNOTSUPP : errno);
 			return;
 		}
@@ -809,7 +915,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	ssize_t len;
 
 	begin_request(K_READLINK);
-	len = readlinkat(node_of(ino)->fd, "", buf, PATH_MAX);
+	len = readlinkat(node_of(ino)->fd, "", buf, PATH_MAX); /* a symlink keeps its fd */
 	if (len < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -829,7 +935,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fd = openat(node_of(ino)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = node_fd(node_of(ino));
+	if (fd >= 0)
+		fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d->dp = fd < 0 ? NULL : fdopendir(fd);
 	if (!d->dp) {
 		int err = errno;
@@ -943,7 +1051,9 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 
 	begin_request(K_STATFS);
-	if (fstatvfs(node_of(ino)->fd, &sv) < 0)
+	int fd = node_fd(node_of(ino));
+
+	if (fd < 0 || fstatvfs(fd, &sv) < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &sv);
@@ -976,9 +1086,13 @@ static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, enum kind k, unsigned op
 		return false;
 	}
 	x->nofollow = n->is_symlink;
+	if (!n->is_symlink && node_fd(n) < 0) {
+		fuse_reply_err(req, errno);
+		return false;
+	}
 	len = n->is_symlink
 	          ? snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", n->dir_fd, n->name)
-	          : snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d", n->fd);
+	          : snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d", node_fd(n));
 	if (len < 0 || (size_t)len >= sizeof(x->path)) {
 		fuse_reply_err(req, ENAMETOOLONG);
 		return false;
@@ -1065,7 +1179,9 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	begin_request(K_MKDIR);
-	if (mkdirat(node_of(parent)->fd, name, mode) < 0)
+	int fd = node_fd(node_of(parent));
+
+	if (fd < 0 || mkdirat(fd, name, mode) < 0)
 		fuse_reply_err(req, errno);
 	else
 		reply_new_entry(req, parent, name);
@@ -1085,7 +1201,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int fd, err;
 
 	begin_request(K_CREATE);
-	fd = openat(node_of(parent)->fd, name, open_flags(fi->flags) | O_CREAT, mode & 07777);
+	fd = node_fd(node_of(parent));
+	if (fd >= 0)
+		fd = openat(fd, name, open_flags(fi->flags) | O_CREAT, mode & 07777);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -1115,8 +1233,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ELOOP);
 		return;
 	}
-	proc_path(n, proc);
-	fd = open(proc, open_flags(fi->flags) & ~(O_CREAT | O_EXCL | O_NOFOLLOW));
+	fd = proc_path(n, proc)
+	         ? open(proc, open_flags(fi->flags) & ~(O_CREAT | O_EXCL | O_NOFOLLOW))
+	         : -1;
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -1192,7 +1311,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
                       const char *newname, unsigned int flags)
 {
 	begin_request(K_RENAME);
-	if (renameat2(node_of(parent)->fd, name, node_of(newparent)->fd, newname, flags) < 0)
+	int from = node_fd(node_of(parent)), to = from < 0 ? -1 : node_fd(node_of(newparent));
+
+	if (to < 0 || renameat2(from, name, to, newname, flags) < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_err(req, 0);
@@ -1201,13 +1322,17 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	begin_request(K_UNLINK);
-	fuse_reply_err(req, unlinkat(node_of(parent)->fd, name, 0) < 0 ? errno : 0);
+	int fd = node_fd(node_of(parent));
+
+	fuse_reply_err(req, fd < 0 || unlinkat(fd, name, 0) < 0 ? errno : 0);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	begin_request(K_RMDIR);
-	fuse_reply_err(req, unlinkat(node_of(parent)->fd, name, AT_REMOVEDIR) < 0 ? errno : 0);
+	int fd = node_fd(node_of(parent));
+
+	fuse_reply_err(req, fd < 0 || unlinkat(fd, name, AT_REMOVEDIR) < 0 ? errno : 0);
 }
 
 static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
@@ -1321,6 +1446,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		((struct fuse_init_out *)iov[1].iov_base)->flags |= init_flags;
 		init_unique = 0;
 	}
+	close_req_fds(); /* the request is done with its inodes */
 	if (serving && (n = queue_reply(fd, iov, count)) >= 0)
 		return n;
 	n = writev(fd, iov, count);
@@ -1365,7 +1491,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--max-inflight N]\n"
+	fprintf(f, "usage: latfs [--delay-us N] [--threads N] [--max-inflight N] [--max-fds N]\n"
 	           "             [--xattrs | --no-xattrs] [--readdirplus] [--fail RULE]...\n"
 	           "             [--stats] [--foreground] [--debug] BACKING MOUNTPOINT\n");
 }
@@ -1381,6 +1507,8 @@ static void help(void)
 	       "  --threads N       requests served at once, at most (128)\n"
 	       "  --max-inflight N  requests of this mount in flight (delay included) at\n"
 	       "                    once, at most; the rest queue (no limit)\n"
+	       "  --max-fds N       inodes kept open, at most; the others by file handle\n"
+	       "                    (half the nofile limit)\n"
 	       "  --xattrs          pass xattr calls through to the backing inode (default)\n"
 	       "  --no-xattrs       answer ENOSYS to them: the kernel then answers EOPNOTSUPP\n"
 	       "  --readdirplus     answer every readdir with the entries' attributes\n"
@@ -1438,6 +1566,7 @@ int main(int argc, char **argv)
 	    {"delay-us", required_argument, NULL, 'D'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"max-inflight", required_argument, NULL, 'M'},
+	    {"max-fds", required_argument, NULL, 'N'},
 	    {"xattrs", no_argument, NULL, 'x'},
 	    {"no-xattrs", no_argument, NULL, 'X'},
 	    {"readdirplus", no_argument, NULL, 'P'},
@@ -1472,6 +1601,9 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			max_inflight = number(optarg, "--max-inflight", 1);
+			break;
+		case 'N':
+			fd_budget = number(optarg, "--max-fds", 1);
 			break;
 		case 'x':
 			xattrs = true;
@@ -1523,11 +1655,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* One fd per inode the kernel holds: a tree's worth. */
+	/* One fd per inode the kernel holds, up to half the limit; file
+	 * handles past that */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (!fd_budget && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		fd_budget = (long)(rl.rlim_cur / 2) > 1 ? (long)(rl.rlim_cur / 2) : 1;
+	mount_fd = open(argv[optind], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	root.fd = open(argv[optind], O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root.fd < 0) {
 		fprintf(stderr, "latfs: cannot open '%s': %s\n", argv[optind], strerror(errno));

@@ -985,10 +985,16 @@ static void latfs_umount_all(void)
  * (as NFS without xattrs), the records are files and the wide tree's owners
  * and modes are the unsharded run's.
  */
-static void on_mounts(const struct tree *t, unsigned n, bool xattrs)
+static void on_mounts(const struct tree *t, unsigned n, bool xattrs, const char *max_fds)
 {
-	const char *opts[] = {
-	    "--delay-us", "200", "--max-inflight", "16", xattrs ? "--xattrs" : "--no-xattrs", NULL};
+	const char *opts[] = {"--delay-us",
+	                      "200",
+	                      "--max-inflight",
+	                      "16",
+	                      xattrs ? "--xattrs" : "--no-xattrs",
+	                      max_fds ? "--max-fds" : NULL,
+	                      max_fds,
+	                      NULL};
 	struct ref ref;
 	char *dir;
 	pid_t pids[8];
@@ -1035,12 +1041,19 @@ static void on_mounts(const struct tree *t, unsigned n, bool xattrs)
 
 Test(shard, mix_on_3_mounts_with_xattrs)
 {
-	on_mounts(&MIX, 3, true);
+	on_mounts(&MIX, 3, true, NULL);
+}
+
+/* The same where latfs keeps 8 inodes open and the others by file handle,
+ * as it does past half its nofile limit (the full bench's 100k files). */
+Test(shard, mix_on_3_mounts_by_file_handle)
+{
+	on_mounts(&MIX, 3, true, "8");
 }
 
 Test(shard, wide_on_4_mounts_without_xattrs)
 {
-	on_mounts(&SMALL, 4, false);
+	on_mounts(&SMALL, 4, false, NULL);
 }
 
 /* ------------------------------------------------------- another job */
