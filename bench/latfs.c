@@ -660,8 +660,7 @@ static void keep_node_fd(struct node *n, int fd)
 	int mount_id;
 
 	n->fd = fd;
-	if (!fd_budget || n->is_symlink || mount_fd < 0 ||
-	    atomic_fetch_add(&node_fds, 1) < fd_budget)
+	if (!fd_budget || n->is_symlink || atomic_fetch_add(&node_fds, 1) < fd_budget)
 		return;
 	atomic_fetch_sub(&node_fds, 1);
 	if (name_to_handle_at(fd, "", &probe, &mount_id, AT_EMPTY_PATH) == 0 || errno != EOVERFLOW)
@@ -1664,6 +1663,8 @@ int main(int argc, char **argv)
 	if (!fd_budget && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		fd_budget = (long)(rl.rlim_cur / 2) > 1 ? (long)(rl.rlim_cur / 2) : 1;
 	mount_fd = open(argv[optind], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mount_fd < 0)
+		fd_budget = 0; /* no handles to open: an fd per inode */
 	root.fd = open(argv[optind], O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root.fd < 0) {
 		fprintf(stderr, "latfs: cannot open '%s': %s\n", argv[optind], strerror(errno));
