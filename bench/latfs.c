@@ -1076,7 +1076,7 @@ static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, enum kind k, unsigned op
                         struct xpath *x)
 {
 	struct node *n = node_of(ino);
-	int err, len;
+	int err, len, fd;
 
 	begin_request(k);
 	err = fault(op, n->name, attr);
@@ -1085,13 +1085,13 @@ static bool xattr_begin(fuse_req_t req, fuse_ino_t ino, enum kind k, unsigned op
 		return false;
 	}
 	x->nofollow = n->is_symlink;
-	if (!n->is_symlink && node_fd(n) < 0) {
+	fd = n->is_symlink ? n->dir_fd : node_fd(n);
+	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return false;
 	}
-	len = n->is_symlink
-	          ? snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", n->dir_fd, n->name)
-	          : snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d", node_fd(n));
+	len = n->is_symlink ? snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", fd, n->name)
+	                    : snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d", fd);
 	if (len < 0 || (size_t)len >= sizeof(x->path)) {
 		fuse_reply_err(req, ENAMETOOLONG);
 		return false;
