@@ -25,7 +25,10 @@
  * The io_uring_disabled tests change a machine-wide setting: CMakeLists.txt
  * marks this program RUN_SERIAL, so that no other test of the same ctest run
  * (which may need io_uring) runs while it does. That does not reach other
- * ctest runs on the machine: run it only briefly and rarely there.
+ * ctest runs on the machine: run it only briefly and rarely there. Among
+ * themselves, in this process or another, they take turns (a flock on the
+ * setting's file): each restores the value it found, never one that a test
+ * running beside it had just set.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -34,6 +37,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/statfs.h>
@@ -723,6 +727,7 @@ Test(engine_cli, auto_on_fuse_goes_through_the_ring, .fini = ct_fuse_fini)
 static char old_disabled[16];
 static pid_t guard = -1;
 static int guard_pipe = -1;
+static int disabled_lock = -1;
 
 static int write_disabled(const char *val)
 {
@@ -746,8 +751,14 @@ static void disabled_setup(void)
 	fd = open(DISABLED_PATH, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return; /* the test skips */
+	/* One test at a time on the machine sets it, so that each reads the
+	 * value to restore as it was, not as another test left it for a
+	 * moment (criterion runs tests in parallel unless told -j1). The lock
+	 * goes with the guard too: it is free once the value is restored. */
+	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	disabled_lock = fd;
 	n = read(fd, old_disabled, sizeof(old_disabled) - 1);
-	close(fd);
 	old_disabled[n > 0 ? n : 0] = '\0';
 	if (!tu_is_root() || n <= 0)
 		return;
@@ -781,8 +792,11 @@ static void disabled_teardown(void)
 		close(guard_pipe); /* the guard restores once more and exits */
 	if (guard > 0)
 		waitpid(guard, NULL, 0);
+	if (disabled_lock >= 0)
+		close(disabled_lock); /* the next test may set it now */
 	guard_pipe = -1;
 	guard = -1;
+	disabled_lock = -1;
 	rm_tree();
 }
 
