@@ -3,7 +3,8 @@
  * Description: the OCI hook's source policy (src/cli/oci_source.c), pure:
  * which resolved host paths the hook may change for a container of a given
  * pod. Fails closed: only this pod's kubelet volumes, containers-storage
- * named volumes and --allow-source directories; never system directories,
+ * named volumes of containers that are no pod's and --allow-source
+ * directories; never system directories,
  * another pod's volumes, kubelet's own directories or hostPath sources the
  * admin did not allow. The hook's resolution of sources (symlinks, "..")
  * and the end-to-end refusals are tested with runc (test_runc.c) and podman
@@ -39,12 +40,27 @@ Test(oci_source, this_pods_volumes_allowed)
 	    KUBE "/pods/" POD "/volumes/kubernetes.io~empty-dir/data/sub/dir",
 	    KUBE "/pods/" POD "/volume-subpaths/data/app/0",
 	    KUBE "/pods/" POD "/volume-subpaths/data/app/0/deeper",
-	    STORE "/volumes/pgdata/_data",
-	    STORE "/volumes/pgdata/_data/base",
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		cr_assert_eq(allowed(&defaults, ok[i], POD), 0, "%s: %s", ok[i], err);
+}
+
+/* A podman container's named volumes (no pod UID recorded); from a
+ * Kubernetes pod the same path is a hostPath into another container's
+ * volume, refused. */
+Test(oci_source, named_volumes_only_outside_kubernetes_pods)
+{
+	static const char *const named[] = {
+	    STORE "/volumes/pgdata/_data",
+	    STORE "/volumes/pgdata/_data/base",
+	};
+
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		cr_assert_eq(allowed(&defaults, named[i], NULL), 0, "%s: %s", named[i], err);
+		cr_assert_eq(allowed(&defaults, named[i], POD), -EPERM, "%s", named[i]);
+		cr_assert(strstr(err, "Kubernetes pod"), "%s", err);
+	}
 }
 
 Test(oci_source, everything_else_refused_by_default)

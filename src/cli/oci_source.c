@@ -6,7 +6,9 @@
  * mounts and by annotations that whoever may create a pod writes. So it
  * fails closed: a source is changed only when it is provably a volume of the
  * container's own pod (kubelet's per-pod volume directories, checked against
- * the pod UID the runtime recorded), a containers-storage named volume, or
+ * the pod UID the runtime recorded), a containers-storage named volume of a
+ * container that is no Kubernetes pod's (podman's; from a pod, such a path is
+ * a hostPath into another container's volume), or
  * lies under a directory the node's admin allowed with --allow-source. The
  * caller resolves the source first (it opens it and reads the path of what
  * it holds back from /proc/self/fd, so symlinks, ".." and the mount it was
@@ -190,8 +192,21 @@ int oci_source_allowed(const struct oci_source_policy *pol, const char *source, 
 	r = kubelet_volume(pol->kubelet_root, source, pod_uid, err, errsz);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	if (storage_volume(pol->storage_root, source))
+	if (storage_volume(pol->storage_root, source)) {
+		/* kubelet keeps a pod's volumes in its own directories, never
+		 * here: from a Kubernetes pod this is a hostPath into a named
+		 * volume of some other container on the node */
+		if (pod_uid) {
+			oci_fail(err, errsz,
+			         "source '%s' is a containers-storage named volume, but this "
+			         "container is of Kubernetes pod %s, whose volumes are under "
+			         "%s/pods; not changing it",
+			         source, pod_uid,
+			         pol->kubelet_root ? pol->kubelet_root : "kubelet's root");
+			return -EPERM;
+		}
 		return 0;
+	}
 	for (size_t i = 0; i < pol->n_allow; i++)
 		if (path_under(source, pol->allow[i]))
 			return 0;
